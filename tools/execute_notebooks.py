@@ -1,0 +1,30 @@
+"""Re-run notebooks in place, top to bottom, each in a fresh kernel.
+
+Usage: python -m tools.execute_notebooks chapters/part/topic.ipynb [...]
+
+Outputs and widget state are stored, so the book renders them and nbval checks
+them. This is how committed outputs are refreshed (`make execute`).
+"""
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+
+def execute(path):
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=900, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}},
+                            store_widget_state=True)
+    start = time.perf_counter()
+    client.execute()
+    nbformat.write(nb, path)
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:]:
+        print(f"{name}: {execute(name):.0f} s", flush=True)
