@@ -1,0 +1,247 @@
+"""The accelerated PyTorch twin of `lstm_core.numpy_lstm`.
+
+`LSTM` is a `torch.nn.Module` whose parameters have the names and shapes of the
+NumPy dict (W_ih (4H, I), W_hh (4H, H), b_ih, b_hh (4H,), optional w_ci, w_cf, w_co
+(H,), gate order (i, f, g, o)), so weights copy 1:1 between NumPy, this module and
+`torch.nn.LSTM`. Input is time-major X (T, B, I) unless batch_first=True.
+
+Two paths, both device-agnostic (CPU, CUDA) and dtype-agnostic (float32, float64):
+- no peepholes, forget gate on: torch's fused LSTM kernel (`torch._VF.lstm`, what
+  `torch.nn.LSTM` itself calls; cuDNN on CUDA), fed with our parameters;
+- peepholes, or the 1997 LSTM without forget gate (Gers & Schmidhuber 2000;
+  Hochreiter & Schmidhuber 1997): `_PeepholeLSTM`, one autograd Function for the
+  whole sequence. All input projections are one matrix product, the time loop runs
+  without building an autograd graph, and the backward pass is written by hand (the
+  equations of `numpy_lstm.lstm_backward`), with the weight gradients gathered in
+  one matrix product each after the loop.
+"""
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from .numpy_lstm import PEEPHOLES, lstm_layout
+
+NN_NAMES = {"W_ih": "weight_ih_l0", "W_hh": "weight_hh_l0", "b_ih": "bias_ih_l0",
+            "b_hh": "bias_hh_l0"}
+
+
+class _PeepholeLSTM(torch.autograd.Function):
+    """X (T, B, I) -> H (T, B, H), h_T, c_T, with a hand-written backward."""
+
+    @staticmethod
+    def forward(ctx, X, h0, c0, W_ih, W_hh, b_ih, b_hh, w_ci, w_cf, w_co):
+        T, B, _ = X.shape
+        hid = W_hh.shape[1]
+        forget_gate, peepholes = W_hh.shape[0] == 4 * hid, w_ci is not None
+        A = torch.addmm(b_ih + b_hh, X.reshape(T * B, -1), W_ih.t())
+        A = A.view(T, B, -1)              # (T, B, nG*H): pre-activations, then gates
+        Hs, C = X.new_empty(T, B, hid), X.new_empty(T, B, hid)
+        W_hhT = W_hh.t()
+        h, c = h0, c0
+        for t in range(T):
+            a = A[t].addmm_(h, W_hhT)                          # (B, nG*H), in place
+            i, g, o = a[:, :hid], a[:, -2 * hid:-hid], a[:, -hid:]
+            if peepholes:
+                i.addcmul_(w_ci, c)
+            i.sigmoid_()
+            g.tanh_()
+            if forget_gate:
+                f = a[:, hid:2 * hid]
+                if peepholes:
+                    f.addcmul_(w_cf, c)
+                c = torch.addcmul(f.sigmoid_() * c, i, g)
+            else:
+                c = torch.addcmul(c, i, g)
+            if peepholes:
+                o.addcmul_(w_co, c)
+            h = torch.mul(o.sigmoid_(), c.tanh())
+            C[t], Hs[t] = c, h
+        ctx.save_for_backward(X, h0, c0, W_ih, W_hh, w_ci, w_cf, w_co, A, Hs, C)
+        return Hs, Hs[-1].clone(), C[-1].clone()
+
+    @staticmethod
+    def backward(ctx, dH, dh_T, dc_T):
+        X, h0, c0, W_ih, W_hh, w_ci, w_cf, w_co, A, Hs, C = ctx.saved_tensors
+        T, B, _ = X.shape
+        hid = W_hh.shape[1]
+        forget_gate, peepholes = W_hh.shape[0] == 4 * hid, w_ci is not None
+        C_prev = torch.cat([c0[None], C[:-1]])                 # (T, B, H)
+        dA = torch.empty_like(A)                               # d loss / d pre-activations
+        dh, dc = dh_T.clone(), dc_T.clone()
+        for t in reversed(range(T)):
+            a, da = A[t], dA[t]
+            i, g, o = a[:, :hid], a[:, -2 * hid:-hid], a[:, -hid:]
+            da_i, da_g, da_o = da[:, :hid], da[:, -2 * hid:-hid], da[:, -hid:]
+            dh += dH[t]
+            tanh_c = C[t].tanh()
+            torch.mul(dh * tanh_c, o * (1 - o), out=da_o)
+            dc.addcmul_(dh * o, 1 - tanh_c * tanh_c)           # the error carousel
+            if peepholes:
+                dc.addcmul_(da_o, w_co)
+            torch.mul(dc * g, i * (1 - i), out=da_i)
+            torch.mul(dc * i, 1 - g * g, out=da_g)
+            if forget_gate:
+                f, da_f = a[:, hid:2 * hid], da[:, hid:2 * hid]
+                torch.mul(dc * C_prev[t], f * (1 - f), out=da_f)
+                dc = dc * f
+            if peepholes:
+                dc.addcmul_(da_i, w_ci)
+                if forget_gate:
+                    dc.addcmul_(da_f, w_cf)
+            dh = da @ W_hh
+        dA2 = dA.view(T * B, -1)
+        H_prev = torch.cat([h0[None], Hs[:-1]]).view(T * B, hid)
+        db = dA2.sum(0)
+        dX = (dA2 @ W_ih).view_as(X) if ctx.needs_input_grad[0] else None
+        dW_ih = dA2.t() @ X.reshape(T * B, -1)
+        dW_hh = dA2.t() @ H_prev
+        dw = [None, None, None]
+        if peepholes:
+            dw[0] = (dA[..., :hid] * C_prev).sum((0, 1))
+            dw[1] = (dA[..., hid:2 * hid] * C_prev).sum((0, 1)) if forget_gate else None
+            dw[2] = (dA[..., -hid:] * C).sum((0, 1))
+        return dX, dh, dc, dW_ih, dW_hh, db, db.clone(), *dw
+
+
+class LSTM(nn.Module):
+    """One LSTM layer with optional peepholes and forget gate; see the module doc."""
+
+    def __init__(self, input_size, hidden_size, *, peepholes=False, forget_gate=True,
+                 batch_first=False, device=None, dtype=None):
+        super().__init__()
+        for name, n in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+                raise ValueError(f"{name} must be a positive int, got {n!r}")
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.peepholes, self.forget_gate = peepholes, forget_gate
+        self.batch_first = batch_first
+        G = (4 if forget_gate else 3) * hidden_size
+        kw = {"device": device, "dtype": dtype}
+        self.W_ih = nn.Parameter(torch.empty(G, input_size, **kw))
+        self.W_hh = nn.Parameter(torch.empty(G, hidden_size, **kw))
+        self.b_ih = nn.Parameter(torch.empty(G, **kw))
+        self.b_hh = nn.Parameter(torch.empty(G, **kw))
+        for name in PEEPHOLES:
+            use = peepholes and (forget_gate or name != "w_cf")
+            setattr(self, name, nn.Parameter(torch.empty(hidden_size, **kw)) if use
+                    else None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        k = 1.0 / math.sqrt(self.hidden_size)          # as torch.nn.LSTM
+        for p in self.parameters():
+            nn.init.uniform_(p, -k, k)
+
+    def extra_repr(self):
+        return (f"{self.input_size}, {self.hidden_size}, peepholes={self.peepholes}, "
+                f"forget_gate={self.forget_gate}, batch_first={self.batch_first}")
+
+    def forward(self, X, state=None):
+        """X (T, B, I) -> (H (T, B, H), (h_n, c_n) each (1, B, H)), as torch.nn.LSTM."""
+        if not isinstance(X, torch.Tensor) or X.dim() != 3:
+            raise ValueError("X must be a 3-D tensor (T, B, I), or (B, T, I) with "
+                             f"batch_first, got {_describe(X)}")
+        if X.shape[2] != self.input_size:
+            raise ValueError(f"X must have input_size={self.input_size} features in its "
+                             f"last dimension, got shape {tuple(X.shape)}")
+        if X.dtype != self.W_ih.dtype or X.device != self.W_ih.device:
+            raise TypeError(f"X must be {self.W_ih.dtype} on {self.W_ih.device} like the "
+                            f"parameters, got {X.dtype} on {X.device}")
+        if self.batch_first:
+            X = X.transpose(0, 1)
+        B = X.shape[1]
+        h0, c0 = self._initial_state(state, B, X)
+        if self.forget_gate and not self.peepholes:
+            weights = [self.W_ih, self.W_hh, self.b_ih, self.b_hh]
+            Hs, h_n, c_n = torch._VF.lstm(X, (h0, c0), weights, True, 1, 0.0,
+                                          self.training, False, False)
+        else:
+            Hs, h_T, c_T = _PeepholeLSTM.apply(
+                X.contiguous(), h0[0], c0[0], self.W_ih, self.W_hh, self.b_ih,
+                self.b_hh, self.w_ci, self.w_cf, self.w_co)
+            h_n, c_n = h_T[None], c_T[None]
+        if self.batch_first:
+            Hs = Hs.transpose(0, 1)
+        return Hs, (h_n, c_n)
+
+    def _initial_state(self, state, B, X):
+        shape = (1, B, self.hidden_size)
+        if state is None:
+            zeros = X.new_zeros(shape)
+            return zeros, zeros
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise ValueError(f"state must be a pair (h0, c0), got {_describe(state)}")
+        for name, s in zip(("h0", "c0"), state):
+            if not isinstance(s, torch.Tensor) or tuple(s.shape) != shape:
+                raise ValueError(f"state {name} must have shape {shape}, "
+                                 f"got {_describe(s)}")
+        return state
+
+    # ------------------------------------------------------------- conversions
+
+    @classmethod
+    def from_numpy(cls, params, *, batch_first=False, device=None):
+        """Build from a `numpy_lstm` parameter dict (names and shapes checked)."""
+        hidden, forget_gate, peepholes = lstm_layout(params)
+        dtype = torch.from_numpy(np.asarray(params["W_ih"])).dtype
+        lstm = cls(params["W_ih"].shape[1], hidden, peepholes=peepholes,
+                   forget_gate=forget_gate, batch_first=batch_first, device=device,
+                   dtype=dtype)
+        lstm.load_arrays(params)
+        return lstm
+
+    def load_arrays(self, params):
+        """Copy a dict of arrays or tensors into the parameters, checking every one."""
+        own = dict(self.named_parameters())
+        if set(params) != set(own):
+            raise ValueError(f"params must have exactly the keys {sorted(own)}: missing "
+                             f"{sorted(set(own) - set(params))}, extra "
+                             f"{sorted(set(params) - set(own))}")
+        with torch.no_grad():
+            for name, p in own.items():
+                value = torch.as_tensor(params[name])
+                if tuple(value.shape) != tuple(p.shape):
+                    raise ValueError(f"parameter {name} must have shape "
+                                     f"{tuple(p.shape)}, got {tuple(value.shape)}")
+                p.copy_(value)
+
+    def to_numpy(self):
+        """The parameters as a `numpy_lstm` dict (copies, on the CPU)."""
+        return {n: p.detach().cpu().numpy().copy() for n, p in self.named_parameters()}
+
+    @classmethod
+    def from_nn_lstm(cls, module):
+        """Build from a one-layer, unidirectional `torch.nn.LSTM` with biases."""
+        if not isinstance(module, nn.LSTM):
+            raise TypeError(f"module must be a torch.nn.LSTM, got {type(module).__name__}")
+        for attr, want in (("num_layers", 1), ("bidirectional", False), ("bias", True),
+                           ("proj_size", 0)):
+            if getattr(module, attr) != want:
+                raise ValueError(f"module must have {attr}={want}, got "
+                                 f"{getattr(module, attr)}")
+        ref = module.weight_ih_l0
+        lstm = cls(module.input_size, module.hidden_size, batch_first=module.batch_first,
+                   device=ref.device, dtype=ref.dtype)
+        lstm.load_arrays({n: getattr(module, nn_name) for n, nn_name in NN_NAMES.items()})
+        return lstm
+
+    def to_nn_lstm(self):
+        """A `torch.nn.LSTM` with the same weights (only without peepholes)."""
+        if self.peepholes or not self.forget_gate:
+            raise ValueError("torch.nn.LSTM has a forget gate and no peepholes: cannot "
+                             f"convert an LSTM with peepholes={self.peepholes}, "
+                             f"forget_gate={self.forget_gate}")
+        module = nn.LSTM(self.input_size, self.hidden_size, batch_first=self.batch_first,
+                         device=self.W_ih.device, dtype=self.W_ih.dtype)
+        with torch.no_grad():
+            for name, nn_name in NN_NAMES.items():
+                getattr(module, nn_name).copy_(getattr(self, name))
+        return module
+
+
+def _describe(x):
+    if isinstance(x, torch.Tensor):
+        return f"a tensor of shape {tuple(x.shape)}"
+    return f"{type(x).__name__}"
