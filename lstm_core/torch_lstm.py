@@ -245,3 +245,70 @@ def _describe(x):
     if isinstance(x, torch.Tensor):
         return f"a tensor of shape {tuple(x.shape)}"
     return f"{type(x).__name__}"
+
+
+class SequenceModel(nn.Module):
+    """An LSTM (this module's) or tanh RNN (torch.nn.RNN) with a linear readout.
+
+    The twin of `lstm_core.train.SequenceModel`: forward(X, state=None) returns
+    (Y (T, N, O), state), and `from_numpy` / `to_numpy` copy its parameter dict
+    (the recurrent layer's keys plus W_hy (O, H), b_y (O,)).
+    """
+
+    def __init__(self, input_size, hidden_size, output_size, *, cell="lstm",
+                 peepholes=False, forget_gate=True, device=None, dtype=None):
+        super().__init__()
+        kw = {"device": device, "dtype": dtype}
+        if cell == "lstm":
+            self.rnn = LSTM(input_size, hidden_size, peepholes=peepholes,
+                            forget_gate=forget_gate, **kw)
+        elif cell == "rnn":
+            self.rnn = nn.RNN(input_size, hidden_size, **kw)
+        else:
+            raise ValueError(f"cell must be 'lstm' or 'rnn', got {cell!r}")
+        self.cell = cell
+        self.readout = nn.Linear(hidden_size, output_size, **kw)
+
+    def forward(self, X, state=None):
+        H, state = self.rnn(X, state)
+        return self.readout(H), state
+
+    def _names(self):
+        rnn = NN_NAMES if self.cell == "rnn" else {n: n for n, _ in
+                                                   self.rnn.named_parameters()}
+        return ({n: f"rnn.{t}" for n, t in rnn.items()}
+                | {"W_hy": "readout.weight", "b_y": "readout.bias"})
+
+    @classmethod
+    def from_numpy(cls, model):
+        """Copy a `lstm_core.train.SequenceModel` (same cell, layout and dtype)."""
+        p = model.params
+        if model.cell == "lstm":
+            hidden, forget_gate, peepholes = lstm_layout(model.core())
+        else:
+            hidden, forget_gate, peepholes = p["W_hh"].shape[1], True, False
+        out = cls(p["W_ih"].shape[1], hidden, p["W_hy"].shape[0], cell=model.cell,
+                  peepholes=peepholes, forget_gate=forget_gate,
+                  dtype=torch.from_numpy(p["W_ih"]).dtype)
+        out.load_arrays(p)
+        return out
+
+    def load_arrays(self, params):
+        """Copy a NumPy-named dict of arrays into the parameters, checking each."""
+        names, own = self._names(), dict(self.named_parameters())
+        if set(params) != set(names):
+            raise ValueError(f"params must have exactly the keys {sorted(names)}: missing "
+                             f"{sorted(set(names) - set(params))}, extra "
+                             f"{sorted(set(params) - set(names))}")
+        with torch.no_grad():
+            for name, target in names.items():
+                value = torch.as_tensor(params[name])
+                if value.shape != own[target].shape:
+                    raise ValueError(f"parameter {name} must have shape "
+                                     f"{tuple(own[target].shape)}, got {tuple(value.shape)}")
+                own[target].copy_(value)
+
+    def to_numpy(self):
+        """The parameters as a NumPy dict with the names of train.SequenceModel."""
+        own = dict(self.named_parameters())
+        return {n: own[t].detach().cpu().numpy().copy() for n, t in self._names().items()}

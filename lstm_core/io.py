@@ -1,0 +1,154 @@
+"""Save and load parameter dicts without pickle.
+
+Parameters are flat dicts ``{name: np.ndarray}`` in ``torch.nn.LSTM``'s layout:
+``W_ih (4H, I)``, ``W_hh (4H, H)``, ``b_ih, b_hh (4H,)``, optional peepholes
+``w_ci, w_cf, w_co (H,)`` and a readout ``W_hy, b_y``.
+
+A parameter file is a plain ``.npz`` (NumPy's zip of ``.npy`` arrays) holding
+each array under its name plus two reserved entries: ``__format__`` (the int
+``FORMAT_VERSION``) and ``__meta__`` (a JSON string as a 0-d unicode array), so
+``np.load(..., allow_pickle=False)`` reads everything. Files are written to a
+temporary file in the same directory and moved into place with ``os.replace``,
+so a crash never leaves a half-written file under the real name.
+
+References: NumPy's ``.npy``/``.npz`` format (NEP 1, ``numpy.lib.format``);
+PyTorch's ``torch.load(weights_only=True)`` for checkpoints of tensors only.
+"""
+import json
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+FORMAT_VERSION = 1
+_READ_ERRORS = (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError)
+
+
+def _npz_path(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or pathlib.Path, "
+                        f"got {type(path).__name__}")
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"path must end in '.npz', got {str(path)!r}")
+    return path
+
+
+def _check_params(params):
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict {{name: np.ndarray}}, "
+                        f"got {type(params).__name__}")
+    if not params:
+        raise ValueError("params must be a non-empty dict, got an empty dict")
+    for name, value in params.items():
+        if not isinstance(name, str):
+            raise TypeError(f"params keys must be str, got {type(name).__name__} "
+                            f"({name!r})")
+        if name.startswith("__"):
+            raise ValueError(f"params key {name!r} is reserved: names starting "
+                             "with '__' belong to the file format")
+        if name in ("file", "allow_pickle"):
+            raise ValueError(f"params key {name!r} clashes with an argument of "
+                             "np.savez; rename it")
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"params[{name!r}] must be a numpy array, "
+                            f"got {type(value).__name__}")
+        if not np.issubdtype(value.dtype, np.floating):
+            raise TypeError(f"params[{name!r}] must be a floating-point array, "
+                            f"got {value.dtype}")
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"params[{name!r}] must hold finite values, "
+                             "got NaN or inf")
+
+
+def save_params(path, params, meta=None):
+    """Write ``params`` ({name: float array}) and a JSON ``meta`` dict to ``path``.
+
+    ``path`` must end in ``.npz``. The write is atomic: either the old file or
+    the complete new one is under ``path``, never a partial one.
+    """
+    path = _npz_path(path)
+    _check_params(params)
+    if meta is not None and not isinstance(meta, dict):
+        raise TypeError(f"meta must be a dict or None, got {type(meta).__name__}")
+    try:
+        meta_json = json.dumps(meta)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"meta must be JSON-serialisable, got {meta!r}: {err}") from err
+    arrays = {**params, "__format__": np.array(FORMAT_VERSION),
+              "__meta__": np.array(meta_json)}
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _read_npz(path):
+    """All arrays of the ``.npz`` at ``path`` as a dict of in-memory copies."""
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single .npy array, not an .npz archive")
+        with data:
+            return {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no parameter file at {str(path)!r}") from None
+    except _READ_ERRORS as err:
+        raise ValueError(f"{str(path)!r} is not a readable .npz parameter file "
+                         f"(truncated or corrupt?): {err}") from err
+
+
+def load_params(path, expected_keys=None):
+    """Read a file written by ``save_params``; return ``(params, meta)``.
+
+    If ``expected_keys`` is given, the parameter names must match it exactly.
+    """
+    arrays = _read_npz(path)
+    if "__format__" not in arrays:
+        raise ValueError(f"{str(path)!r} was not written by save_params: "
+                         "it has no '__format__' entry")
+    version = arrays.pop("__format__")
+    if version.shape != () or version.item() != FORMAT_VERSION:
+        raise ValueError(f"{str(path)!r} has format version {version}, but this "
+                         f"lstm_core reads format version {FORMAT_VERSION}")
+    try:
+        meta = json.loads(str(arrays.pop("__meta__", np.array("null"))))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{str(path)!r} has an unreadable '__meta__' entry: "
+                         f"{err}") from err
+
+    if expected_keys is not None:
+        missing = sorted(set(expected_keys) - set(arrays))
+        extra = sorted(set(arrays) - set(expected_keys))
+        if missing or extra:
+            raise ValueError(f"{str(path)!r} does not hold the expected parameters: "
+                             f"missing {missing}, extra {extra}")
+    return arrays, meta
+
+
+def load_torch_state(path):
+    """Load a torch checkpoint (e.g. a ``state_dict``) on the CPU, tensors only.
+
+    Uses ``weights_only=True``, so a file that would unpickle arbitrary objects
+    is refused with a ValueError instead of running their code.
+    """
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no torch checkpoint at {str(path)!r}") from None
+    except (pickle.UnpicklingError, RuntimeError, *_READ_ERRORS) as err:
+        raise ValueError(f"{str(path)!r} is not a readable torch checkpoint of "
+                         "tensors only: it is corrupt, or holds other objects, which "
+                         f"weights_only=True refuses to unpickle: {err}") from err
