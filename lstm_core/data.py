@@ -310,3 +310,22 @@ def next_step_pairs(waves):
     if waves.ndim != 2 or waves.shape[0] < 2:
         raise ValueError(f"waves must have shape (L, N) with L >= 2, got {waves.shape}")
     return waves[:-1, :, None], waves[1:, :, None]
+
+
+def two_sequences(p, n, rng, dtype=np.float64):
+    """Hochreiter & Schmidhuber (1997) experiment 2a: remember the first symbol.
+
+    The two sequences (y, a_1, ..., a_{p-1}, y) and (x, a_1, ..., a_{p-1}, x), each
+    drawn with probability 1/2, over p + 1 one-hot symbols: a_k is index k - 1,
+    x is index p - 1 and y index p (the paper's a_p and a_{p+1}). Returns
+    X (p, n, p + 1), the one-hot of all but the last symbol, and labels (n,) int64,
+    the index of the last symbol, which equals the first: a lag of p steps.
+    """
+    _check_pos_int("p", p)
+    _check_pos_int("n", n)
+    _check_rng(rng)
+    labels = p - 1 + rng.integers(2, size=n)  # x (p - 1) or y (p)
+    X = np.zeros((p, n, p + 1), dtype=dtype)  # (p, n, p + 1)
+    X[0, np.arange(n), labels] = 1.0
+    X[np.arange(1, p), :, np.arange(p - 1)] = 1.0  # a_1 .. a_{p-1}, the same for all
+    return X, labels.astype(np.int64)

@@ -146,6 +146,9 @@ class LSTM(nn.Module):
         if X.shape[2] != self.input_size:
             raise ValueError(f"X must have input_size={self.input_size} features in its "
                              f"last dimension, got shape {tuple(X.shape)}")
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError("X must have at least one time step and one sequence, got "
+                             f"shape {tuple(X.shape)}")
         if X.dtype != self.W_ih.dtype or X.device != self.W_ih.device:
             raise TypeError(f"X must be {self.W_ih.dtype} on {self.W_ih.device} like the "
                             f"parameters, got {X.dtype} on {X.device}")
@@ -177,6 +180,9 @@ class LSTM(nn.Module):
             if not isinstance(s, torch.Tensor) or tuple(s.shape) != shape:
                 raise ValueError(f"state {name} must have shape {shape}, "
                                  f"got {_describe(s)}")
+            if s.dtype != X.dtype or s.device != X.device:
+                raise TypeError(f"state {name} must be {X.dtype} on {X.device} like X, "
+                                f"got {s.dtype} on {s.device}")
         return state
 
     # ------------------------------------------------------------- conversions

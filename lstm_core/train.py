@@ -225,8 +225,8 @@ class _NumpyBackend:
         grads = self.model.backward(dY)
         norm = float(np.sqrt(sum((g * g).sum() for g in grads.values())))
         if np.isfinite(loss) and np.isfinite(norm):
-            if cfg.clip is not None and norm > cfg.clip:
-                grads = {k: g * (cfg.clip / norm) for k, g in grads.items()}
+            if cfg.clip is not None and norm > cfg.clip:    # as clip_grad_norm_
+                grads = {k: g * (cfg.clip / (norm + 1e-6)) for k, g in grads.items()}
             self.opt.step(self.model.params, grads)
         return loss, norm
 

@@ -305,3 +305,15 @@ def test_forward_refuses_state_of_wrong_shape(module, which):
     state = (bad, good) if which == "h0" else (good, bad)
     with pytest.raises(ValueError, match=rf"^state {which} must have shape \(1, 3, 6\)"):
         module(torch.zeros(T, B, I, dtype=torch.float64), state)
+
+
+def test_state_with_the_wrong_dtype_is_named():
+    m = LSTM(3, 5, peepholes=True, dtype=torch.float64)
+    X = torch.zeros(4, 2, 3, dtype=torch.float64)
+    with pytest.raises(TypeError, match="h0"):
+        m(X, (torch.zeros(1, 2, 5), torch.zeros(1, 2, 5)))
+
+
+def test_empty_sequence_is_named():
+    with pytest.raises(ValueError, match="at least one time step"):
+        LSTM(3, 5)(torch.zeros(0, 2, 3))
