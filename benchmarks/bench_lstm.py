@@ -1,0 +1,141 @@
+"""Benchmark: forward + backward of one LSTM layer, every implementation in one run.
+
+    python benchmarks/bench_lstm.py                    # headline size, grid, memory
+    python benchmarks/bench_lstm.py --quick            # headline size only
+    python benchmarks/bench_lstm.py --device cuda      # the same on a GPU
+    python benchmarks/bench_lstm.py --save benchmarks/results/cpu.json
+
+Prints each implementation's median time, its ratio to torch.nn.LSTM, its achieved
+GFLOP/s (matrix products only) and that as a fraction of a matrix-multiply peak
+measured in the same run, plus the thread count and the device; then checks the
+targets of the speed chapter. Implementations are described in lstm_core.bench.
+"""
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+from lstm_core import bench
+
+HEADLINE = {"T": 100, "B": 32, "I": 8, "H": 128}
+GRID = [{"T": T, "B": B, "I": 8, "H": H}
+        for H in (32, 128, 512) for T in (100, 1000) for B in (1, 32)]
+
+
+def measure(size, names, device, repeats):
+    runners = {n: bench.make_runner(n, **size, device=device) for n in names}
+    times = bench.time_interleaved(runners, repeats=repeats)
+    return {n: float(np.median(t)) for n, t in times.items()}
+
+
+def report(size, medians, peak):
+    flops = bench.lstm_flops(**size)
+    ref = medians["nn.LSTM"]
+    print(f"\nT={size['T']} B={size['B']} I={size['I']} H={size['H']}")
+    print(f"  {'implementation':22s} {'median ms':>10s} {'x nn.LSTM':>10s} "
+          f"{'GFLOP/s':>8s} {'of peak':>8s}")
+    rows = {}
+    for name, sec in medians.items():
+        rows[name] = {"seconds": sec, "ratio": sec / ref, "gflops": flops / sec / 1e9,
+                      "fraction_of_peak": flops / sec / peak}
+        r = rows[name]
+        print(f"  {name:22s} {sec * 1e3:10.2f} {r['ratio']:10.2f} {r['gflops']:8.1f} "
+              f"{r['fraction_of_peak']:8.1%}")
+    return rows
+
+
+def peak_memory(name, size, device):
+    """Peak extra memory (bytes) of one forward + backward, in a fresh process."""
+    code = (f"import resource, torch, json; from lstm_core import bench\n"
+            f"run = bench.make_runner({name!r}, **{size!r}, device={device!r})\n"
+            f"cuda = torch.device({device!r}).type == 'cuda'\n"
+            f"if cuda: torch.cuda.reset_peak_memory_stats(); base = "
+            f"torch.cuda.memory_allocated()\n"
+            f"else: base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+            f"run()\n"
+            f"peak = torch.cuda.max_memory_allocated() if cuda else "
+            f"resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+            f"print(json.dumps(peak - base))\n")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True)
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+def check_targets(headline, grid, memory, device):
+    """The speed chapter's targets; returns a list of (description, ok)."""
+    checks = []
+    if device == "cpu":
+        r = {n: v["ratio"] for n, v in headline.items()}
+        checks += [("torch_lstm without peepholes <= 1.1x nn.LSTM", r["torch_lstm"] <= 1.1),
+                   ("torch_lstm with peepholes <= 2.0x nn.LSTM",
+                    r["torch_lstm_peepholes"] <= 2.0),
+                   ("NumPy reference <= 4x nn.LSTM", r["numpy"] <= 4.0)]
+        faster = [g["rows"]["torch_lstm_peepholes"]["seconds"]
+                  < g["rows"]["numpy"]["seconds"] for g in grid if g["size"]["H"] >= 128]
+        if grid:
+            checks.append(("peepholes faster than NumPy wherever H >= 128", all(faster)))
+    else:
+        big = [g for g in grid if g["size"] == {"T": 1000, "B": 32, "I": 8, "H": 512}]
+        if big:
+            checks.append(("CUDA peepholes <= 3x cuDNN at H=512, B=32, T=1000",
+                           big[0]["rows"]["torch_lstm_peepholes"]["ratio"] <= 3.0))
+    if memory:
+        checks.append(("peak memory of peepholes at T=1000 within 2x of nn.LSTM",
+                       memory["torch_lstm_peepholes"] <= 2 * memory["nn.LSTM"]))
+    return checks
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--quick", action="store_true", help="headline size only")
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--save", help="write the results to this JSON file")
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    names = [n for n in bench.IMPLEMENTATIONS if n != "numpy" or args.device == "cpu"]
+    peak = bench.matmul_peak(args.device)
+    name = (torch.cuda.get_device_name() if args.device != "cpu"
+            else platform.processor() or platform.machine())
+    print(f"device {args.device} ({name}), torch {torch.__version__}, "
+          f"threads {torch.get_num_threads()}, float32, "
+          f"matmul peak {peak / 1e9:.0f} GFLOP/s")
+    start = time.time()
+    headline = report(HEADLINE, measure(HEADLINE, names, args.device, args.repeats), peak)
+    grid, memory = [], {}
+    if not args.quick:
+        for size in GRID:
+            reps = 3 if size["T"] * size["H"] >= 512_000 else args.repeats
+            grid.append({"size": size, "rows": report(
+                size, measure(size, names, args.device, reps), peak)})
+        mem_size = {"T": 1000, "B": 32, "I": 8, "H": 128}
+        print(f"\npeak extra memory of forward + backward at {mem_size}, "
+              "each in its own process:")
+        memory = {name: peak_memory(name, mem_size, args.device) for name in names}
+        for name, size in memory.items():
+            print(f"  {name:22s} {size / 2**20:8.1f} MiB "
+                  f"({size / memory['nn.LSTM']:.2f}x nn.LSTM)")
+    print("\ntargets:")
+    checks = check_targets(headline, grid, memory, args.device)
+    for text, ok in checks:
+        print(f"  [{'ok' if ok else 'MISSED'}] {text}")
+    print(f"\n({time.time() - start:.0f} s)")
+    if args.save:
+        result = {"command": " ".join(["python"] + sys.argv), "device": args.device,
+                  "torch": torch.__version__, "threads": torch.get_num_threads(),
+                  "machine": platform.machine(), "matmul_peak_flops": peak,
+                  "headline": {"size": HEADLINE, "rows": headline}, "grid": grid,
+                  "peak_memory_bytes": memory,
+                  "targets": [{"target": t, "ok": ok} for t, ok in checks]}
+        with open(args.save, "w") as f:
+            json.dump(result, f, indent=1)
+        print(f"saved {args.save}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Timing LSTM implementations side by side (imports torch).
+
+Shared by `benchmarks/bench_lstm.py` and the speed chapter. Every implementation
+runs forward plus backward of one LSTM layer on X (T, B, I) with the loss sum(H):
+
+    numpy                 lstm_core.numpy_lstm, peepholes, hand-written backward (CPU)
+    torch_lstm            lstm_core.torch_lstm.LSTM, no peepholes (torch's fused kernel)
+    torch_lstm_peepholes  lstm_core.torch_lstm.LSTM with peepholes (custom Function)
+    nn.LSTM               torch.nn.LSTM (oneDNN on CPU, cuDNN on CUDA)
+    autograd_loop         the naive baseline: a Python loop of torch operations with
+                          peepholes, differentiated by autograd
+
+Timings are interleaved (one run of each in turn, repeated) and summarised by the
+median, so a slow phase of the machine hits every implementation alike.
+FLOPs count the matrix products only: forward 2*T*B*4H*(I+H), backward twice that.
+"""
+import time
+
+import numpy as np
+import torch
+
+from . import numpy_lstm
+from .torch_lstm import LSTM
+
+IMPLEMENTATIONS = ("numpy", "torch_lstm", "torch_lstm_peepholes", "nn.LSTM",
+                   "autograd_loop")
+
+
+def lstm_flops(T, B, I, H):
+    """Matrix-product FLOPs of forward plus backward (backward = 2 x forward)."""
+    return 3 * 2 * T * B * 4 * H * (I + H)
+
+
+def _sync(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def autograd_loop(X, p):
+    """Peephole LSTM as a plain per-step loop of torch operations (naive baseline)."""
+    T, B, _ = X.shape
+    h = c = X.new_zeros(B, p["W_hh"].shape[1])
+    out = []
+    for t in range(T):
+        a = X[t] @ p["W_ih"].t() + p["b_ih"] + h @ p["W_hh"].t() + p["b_hh"]
+        i, f, g, o = a.chunk(4, 1)
+        i = torch.sigmoid(i + p["w_ci"] * c)
+        f = torch.sigmoid(f + p["w_cf"] * c)
+        c = f * c + i * torch.tanh(g)
+        h = torch.sigmoid(o + p["w_co"] * c) * torch.tanh(c)
+        out.append(h)
+    return torch.stack(out)
+
+
+def make_runner(name, T, B, I, H, *, device="cpu", dtype=torch.float32, seed=0):
+    """A zero-argument function running forward + backward once (synchronised)."""
+    torch.manual_seed(seed)
+    X = torch.randn(T, B, I, device=device, dtype=dtype)
+    if name == "numpy":
+        if torch.device(device).type != "cpu":
+            raise ValueError(f"the numpy implementation runs on the CPU, not {device}")
+        params = LSTM(I, H, peepholes=True, dtype=dtype).to_numpy()
+        Xn = X.numpy()
+
+        def run():
+            Hs, _, cache = numpy_lstm.lstm_forward(Xn, params)
+            numpy_lstm.lstm_backward(np.ones_like(Hs), cache)
+        return run
+    if name == "nn.LSTM":
+        module = torch.nn.LSTM(I, H, device=device, dtype=dtype)
+    elif name in ("torch_lstm", "torch_lstm_peepholes", "autograd_loop"):
+        module = LSTM(I, H, peepholes=name != "torch_lstm", device=device, dtype=dtype)
+    else:
+        raise ValueError(f"name must be one of {IMPLEMENTATIONS}, got {name!r}")
+    params = dict(module.named_parameters())
+    forward = (lambda: autograd_loop(X, params)) if name == "autograd_loop" \
+        else (lambda: module(X)[0])
+
+    def run():
+        module.zero_grad(set_to_none=True)
+        forward().sum().backward()
+        _sync(device)
+    return run
+
+
+def time_interleaved(runners, repeats=5, warmup=1):
+    """{name: run} -> {name: list of seconds}, one run of each in turn."""
+    for _ in range(warmup):
+        for run in runners.values():
+            run()
+    times = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, run in runners.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def matmul_peak(device="cpu", dtype=torch.float32, n=1024, repeats=10):
+    """Best measured FLOP/s of an n x n matrix product: the machine's practical peak."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    _sync(device)
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best
