@@ -304,3 +304,69 @@ def test_bad_input_raises_naming_the_argument(call, error, name):
 def test_look_back_message_says_expected_and_got():
     with pytest.raises(ValueError, match=r"smaller than n_points \(50\), got 60"):
         data.sine_windows(look_back=60)
+
+
+# Two-sequence task (Hochreiter & Schmidhuber 1997, experiment 2a)
+
+
+def test_two_sequences_shapes_and_dtype(rng):
+    X, labels = data.two_sequences(7, 5, rng)
+    assert X.shape == (7, 5, 8) and X.dtype == np.float64
+    assert labels.shape == (5,) and labels.dtype == np.int64
+    assert data.two_sequences(3, 2, rng, dtype=np.float32)[0].dtype == np.float32
+
+
+def test_two_sequences_inputs_are_one_hot(rng):
+    X, _ = data.two_sequences(6, 50, rng)
+    np.testing.assert_array_equal(X.sum(-1), np.ones((6, 50)))
+    assert set(np.unique(X)) == {0.0, 1.0}
+
+
+def test_two_sequences_last_symbol_is_the_first(rng):
+    p = 10
+    X, labels = data.two_sequences(p, 200, rng)
+    np.testing.assert_array_equal(X[0].argmax(-1), labels)
+    assert set(labels) == {p - 1, p}  # x and y
+
+
+def test_two_sequences_share_a1_to_a_p_minus_1(rng):
+    p = 6
+    X, _ = data.two_sequences(p, 20, rng)
+    middle = X[1:].argmax(-1)  # (p - 1, n)
+    np.testing.assert_array_equal(middle, np.tile(np.arange(p - 1)[:, None], (1, 20)))
+
+
+def test_two_sequences_classes_are_equally_likely(rng):
+    _, labels = data.two_sequences(4, 4000, rng)
+    assert abs(np.mean(labels == 4) - 0.5) < 0.03
+
+
+def test_two_sequences_with_lag_one_has_only_the_first_symbol(rng):
+    X, labels = data.two_sequences(1, 8, rng)
+    assert X.shape == (1, 8, 2)
+    np.testing.assert_array_equal(X[0].argmax(-1), labels)
+
+
+def test_two_sequences_deterministic_under_seed():
+    a = data.two_sequences(5, 30, np.random.default_rng(3))
+    b = data.two_sequences(5, 30, np.random.default_rng(3))
+    c = data.two_sequences(5, 30, np.random.default_rng(4))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[1], c[1])
+
+
+@pytest.mark.parametrize(
+    "call, error, name",
+    [
+        (lambda: data.two_sequences(0, 4, GEN), ValueError, "p must be"),
+        (lambda: data.two_sequences(5.0, 4, GEN), TypeError, "p must be"),
+        (lambda: data.two_sequences(True, 4, GEN), TypeError, "p must be"),
+        (lambda: data.two_sequences(5, 0, GEN), ValueError, "n must be"),
+        (lambda: data.two_sequences(5, "4", GEN), TypeError, "n must be"),
+        (lambda: data.two_sequences(5, 4, 0), TypeError, "rng must be"),
+    ],
+)
+def test_two_sequences_bad_input_names_the_argument(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
