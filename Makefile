@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(shell find chapters -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 
-.PHONY: book test unit nbval execute bench clean venv
+.PHONY: book book-teacher slides test unit nbval execute bench clean venv
 
 venv: $(STAMP)
 
@@ -18,11 +18,46 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (lstm book)" >/dev/null
 	touch $(STAMP)
 
+# The student book: solutions hidden (hide_solutions in _config.yml). MathJax,
+# RequireJS and the widget manager are fetched from npm once into
+# _build/offline_assets and served from the book (tools/offline_assets.py); without
+# npm or a network the build says so and falls back to the CDN.
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --builder html -W --keep-going
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
 
-test: unit nbval
+# The teacher's book, every solution shown (BOOK_TEACHER=1, read by tools/solutions.py).
+# jupyter-book writes it to _build/teacher/_build/html; _build/teacher/html links there.
+book-teacher: $(STAMP)
+	BOOK_TEACHER=1 $(VENV)/bin/jupyter-book build . --builder html -W --keep-going \
+		--path-output _build/teacher
+	ln -sfn _build/html _build/teacher/html
+	@echo "The teacher's book is at file://$(CURDIR)/_build/teacher/html/index.html"
+
+# Each chapter notebook as a reveal.js deck in _build/slides (cell metadata
+# slideshow.slide_type picks the slides; remove-cell and hide-input cells are left
+# out as in the book). reveal.js, RequireJS, MathJax 2 (which nbconvert's template
+# expects) and the widget manager are fetched from npm beside the decks, else loaded
+# from a CDN. Still from a CDN, harmless offline: jQuery (used only with scroll:
+# true), mermaid, the theme's web fonts.
+MATHJAX2 := assets/mathjax2/MathJax.js?config=TeX-AMS_CHTML-full,Safe
+slides: $(STAMP)
+	mkdir -p _build/slides
+	if $(PY) -m tools.offline_assets --slides _build/slides/assets; then \
+		assets="--SlidesExporter.reveal_url_prefix=assets/reveal.js \
+			--HTMLExporter.require_js_url=assets/requirejs/require.js \
+			--HTMLExporter.mathjax_url=$(MATHJAX2) \
+			--HTMLExporter.widget_renderer_url=assets/html-manager/dist/embed-amd.js"; \
+	else echo "make slides: could not fetch reveal.js; FALLING BACK TO THE CDN"; fi; \
+	$(VENV)/bin/jupyter-nbconvert --to slides --output-dir _build/slides $$assets \
+		--TagRemovePreprocessor.enabled=True \
+		--TagRemovePreprocessor.remove_cell_tags=remove-cell \
+		--TagRemovePreprocessor.remove_input_tags=hide-input $(NOTEBOOKS)
+	@echo "Slides: file://$(CURDIR)/_build/slides/ (open a .slides.html file)"
+
+# The book is built first so that the browser test (tests/test_browser.py) sees
+# the current HTML.
+test: book unit nbval
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests

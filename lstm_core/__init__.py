@@ -5,6 +5,6 @@ grammar, sine sets), train (optimisers, losses, the two tricks, one loop), gradc
 io (save/load). `import lstm_core` imports NumPy only; PyTorch is opted into with
 `from lstm_core import torch_lstm`, and plots with `from lstm_core import viz`.
 """
-from . import data, gradcheck, io, numpy_lstm, train
+from . import check, data, gradcheck, io, numpy_lstm, train
 
-__all__ = ["data", "gradcheck", "io", "numpy_lstm", "train"]
+__all__ = ["check", "data", "gradcheck", "io", "numpy_lstm", "train"]

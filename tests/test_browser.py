@@ -1,0 +1,303 @@
+"""The built HTML book in a real browser, with every request off this machine blocked.
+
+Serves `_build/html` on 127.0.0.1 and opens every page of `_toc.yml` in headless
+Chromium (Debian's `chromium`, driven by Playwright's Python API; Playwright's own
+browser download is never used). Any request to another host is aborted and
+recorded, so a page that passes reads fully offline: MathJax, RequireJS and the
+widget manager come from `_static/offline` (tools/offline_assets.py).
+
+Per page: no request left the machine, no JavaScript error, every image loaded,
+all math typeset, the sidebar links to every chapter, every internal link and
+anchor resolves, saved widgets render, and no solution shows (student build).
+A screenshot of the first page of each chapter goes to `_build/screenshots/`.
+
+A summary per page (images, math, widgets, links...) goes to
+`_build/screenshots/browser_report.json`.
+
+Builds the book first if `_build/html/index.html` is missing (`make test` builds it
+with `make book`). Without Chromium it skips, saying how to install it; with
+CI=true it fails instead. BOOK_ROOT=<folder> checks another built copy of the book.
+"""
+import functools
+import http.server
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(os.environ.get("BOOK_ROOT", Path(__file__).resolve().parents[1]))
+HTML = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+# As root in a container: no sandbox, no GPU, and no background connections (which
+# this closed network refuses, and which are not the page's own requests).
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update",
+         "--disable-sync"]
+TIMEOUT_MS = 30_000
+
+
+def _toc():
+    """(every page in reading order, the chapters) as paths relative to the root."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages, chapters = [toc["root"]], []
+
+    def walk(entries, top):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+                if top:
+                    chapters.append(entry["file"])
+            walk(entry.get("sections"), False)
+
+    for part in toc.get("parts", [{"chapters": toc.get("chapters")}]):
+        walk(part.get("chapters"), True)
+    return pages, chapters
+
+
+PAGES, CHAPTERS = _toc()
+# "The first page of each chapter": the landing page and each chapter's own page.
+SCREENSHOT_PAGES = [PAGES[0], *CHAPTERS]
+
+
+def _html_path(page):
+    return f"{page}.html"  # index.html only redirects to the root page
+
+
+def _unavailable(reason):
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: the browser test must run)")
+    pytest.skip(f"{reason}. To run the browser test: sudo apt-get install chromium "
+                f"(Debian/Ubuntu), then `make test`")
+
+
+def _build_if_missing():
+    if (HTML / "index.html").is_file():
+        return
+    jb = Path(sys.executable).with_name("jupyter-book")
+    run = subprocess.run([str(jb), "build", str(ROOT), "--builder", "html", "-W",
+                          "--keep-going"], capture_output=True, text=True)
+    assert run.returncode == 0, f"the book does not build:\n{run.stdout[-3000:]}"
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    """Base URL of _build/html served on 127.0.0.1 on a free port."""
+    _build_if_missing()
+    handler = functools.partial(_QuietHandler, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).is_file():
+        _unavailable(f"{CHROMIUM} is not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the Python package playwright is missing (make venv)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+# Runs in the page once it has loaded: waits for MathJax and the widget manager,
+# then reports what a reader would see.
+_INSPECT = """async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise)
+    await MathJax.startup.promise;
+  const views = document.querySelectorAll(
+    'script[type="application/vnd.jupyter.widget-view+json"]').length;
+  for (let t = 0; views && t < 100; t++) {          // widgets render after load
+    if (document.querySelectorAll('.jupyter-widgets').length >= views) break;
+    await sleep(100);
+  }
+  await Promise.all(Array.from(document.images).map(img => {
+    img.loading = 'eager';
+    return img.complete ? null : img.decode().catch(() => null);
+  }));
+  const bare = document.body.cloneNode(true);       // prose only, without code
+  bare.querySelectorAll('pre, code, script, style, mjx-container')
+      .forEach(e => e.remove());
+  const math = Array.from(document.querySelectorAll('.math'));
+  return {
+    images: document.images.length,
+    brokenImages: Array.from(document.images)
+      .filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
+    mathElements: math.length,
+    untypeset: math.filter(m => !m.querySelector('mjx-container'))
+      .map(m => m.textContent.slice(0, 60)),
+    mathErrors: Array.from(document.querySelectorAll('mjx-merror'))
+      .map(e => e.textContent.slice(0, 60)),
+    rawDollars: bare.textContent.includes('$$'),
+    sidebar: Array.from(document.querySelectorAll('nav.bd-docs-nav a[href]'))
+      .map(a => a.href),
+    links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
+    widgetViews: views,
+    widgetsRendered: document.querySelectorAll('.jupyter-widgets').length,
+    widgetErrors: document.body.innerText.includes('Error displaying widget'),
+    solutions: document.querySelectorAll('.solution').length,
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def visit(server, browser):
+    """visit(page) -> what the page showed; each page is opened once."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    seen = {}
+
+    def _visit(page):
+        if page in seen:
+            return seen[page]
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        blocked, errors = [], []
+
+        def route(r):
+            if urlsplit(r.request.url).hostname == "127.0.0.1":
+                r.continue_()
+            else:
+                blocked.append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        tab = context.new_page()
+        tab.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+        tab.on("console", lambda msg: errors.append(f"console: {msg.text}")
+               if msg.type == "error" else None)
+        tab.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}")
+               if r.status >= 400 else None)
+        tab.goto(server + _html_path(page), wait_until="load", timeout=TIMEOUT_MS)
+        result = tab.evaluate(_INSPECT)
+        if page in SCREENSHOT_PAGES:
+            tab.screenshot(path=str(SHOTS / (page.replace("/", "__") + ".png")))
+        context.close()
+        result.update(blocked=blocked, errors=errors, url=server + _html_path(page))
+        seen[page] = result
+        return result
+
+    yield _visit
+    # What each page showed, for the record (the issue's closing note lists it).
+    report = {page: {"images": r["images"], "broken_images": len(r["brokenImages"]),
+                     "math": r["mathElements"], "untypeset": len(r["untypeset"]),
+                     "widgets_saved": r["widgetViews"],
+                     "widgets_rendered": r["widgetsRendered"],
+                     "links": len(r["links"]), "sidebar_links": len(r["sidebar"]),
+                     "blocked_requests": len(r["blocked"]),
+                     "js_errors": len(r["errors"]),
+                     "solutions": r["solutions"]} for page, r in seen.items()}
+    (SHOTS / "browser_report.json").write_text(json.dumps(report, indent=1))
+
+
+@functools.lru_cache(maxsize=None)
+def _anchors(path):
+    """Every id (and old-style name) in a built HTML file."""
+    text = Path(path).read_text(errors="replace")
+    return set(re.findall(r'\b(?:id|name)="([^"]+)"', text))
+
+
+def _local_target(href, base):
+    """(file under _build/html, fragment) for a link to this server, else None."""
+    url, root = urlsplit(href), urlsplit(base)
+    if url.scheme not in ("http", "https") or url.netloc != root.netloc:
+        return None
+    path = HTML / unquote(url.path).lstrip("/")
+    if path.is_dir():
+        path = path / "index.html"
+    return path, unquote(url.fragment)
+
+
+def test_toc_pages_were_built(server):
+    missing = [p for p in PAGES if not (HTML / _html_path(p)).is_file()]
+    assert not missing, f"pages in _toc.yml with no HTML: {missing}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_request_leaves_the_machine(visit, page):
+    assert not visit(page)["blocked"], \
+        f"{page} needs the network for: {visit(page)['blocked'][:5]}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_javascript_errors(visit, page):
+    assert not visit(page)["errors"], f"{page}: {visit(page)['errors'][:5]}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_image_loads(visit, page):
+    assert not visit(page)["brokenImages"], \
+        f"{page}: images that did not load: {visit(page)['brokenImages']}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_math_is_typeset(visit, page):
+    seen = visit(page)
+    assert not seen["untypeset"], f"{page}: math left as TeX: {seen['untypeset'][:3]}"
+    assert not seen["mathErrors"], f"{page}: TeX errors: {seen['mathErrors'][:3]}"
+    assert not seen["rawDollars"], f"{page}: '$$' left in the prose (unparsed math)"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_sidebar_links_every_chapter(visit, page):
+    seen = visit(page)
+    linked = {urlsplit(urljoin(seen["url"], href)).path.lstrip("/")
+              for href in seen["sidebar"]}
+    missing = [c for c in CHAPTERS if _html_path(c) not in linked]
+    assert not missing, f"{page}: the sidebar has no link to {missing}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_internal_links_resolve(visit, server, page):
+    broken = []
+    for href in visit(page)["links"]:
+        target = _local_target(href, server)
+        if target is None:
+            continue
+        path, fragment = target
+        if not path.is_file():
+            broken.append(f"{href} (no such file)")
+        elif fragment and path.suffix == ".html" and fragment not in _anchors(path):
+            broken.append(f"{href} (no anchor #{fragment})")
+    assert not broken, f"{page}: broken internal links: {broken[:5]}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_saved_widgets_render(visit, page):
+    seen = visit(page)
+    assert seen["widgetsRendered"] >= seen["widgetViews"], \
+        f"{page}: {seen['widgetViews']} widgets saved, {seen['widgetsRendered']} shown"
+    assert not seen["widgetErrors"], f"{page}: 'Error displaying widget'"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_student_build_shows_no_solution(visit, page):
+    assert visit(page)["solutions"] == 0, \
+        f"{page}: the student build shows {visit(page)['solutions']} solutions"
+
+
+def test_screenshots_written(visit):
+    for page in SCREENSHOT_PAGES:
+        visit(page)
+    shots = {p.stem for p in SHOTS.glob("*.png")}
+    missing = [p for p in SCREENSHOT_PAGES if p.replace("/", "__") not in shots]
+    assert not missing, f"no screenshot for {missing}"
+
