@@ -371,7 +371,9 @@ def predict(model, X, state=None):
 def free_run(model, X_warm, n_steps):
     """Teacher-force X_warm (T0, N, I), then feed each output back as the next input.
 
-    Returns the n_steps generated outputs (n_steps, N, O); needs O == I.
+    The prediction made from the last warm-up input (for step T0 + 1) is the first
+    value fed back; the n_steps outputs that follow are returned (n_steps, N, O), so
+    the first returned value predicts step T0 + 2. Needs O == I.
     """
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps <= 0:
         raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
