@@ -50,17 +50,32 @@ def report(size, medians, peak):
 
 
 def peak_memory(name, size, device):
-    """Peak extra memory (bytes) of one forward + backward, in a fresh process."""
-    code = (f"import resource, torch, json; from lstm_core import bench\n"
-            f"run = bench.make_runner({name!r}, **{size!r}, device={device!r})\n"
-            f"cuda = torch.device({device!r}).type == 'cuda'\n"
-            f"if cuda: torch.cuda.reset_peak_memory_stats(); base = "
-            f"torch.cuda.memory_allocated()\n"
-            f"else: base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
-            f"run()\n"
-            f"peak = torch.cuda.max_memory_allocated() if cuda else "
-            f"resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
-            f"print(json.dumps(peak - base))\n")
+    """Peak extra memory (bytes) of one forward + backward, in a fresh process.
+
+    CPU: the process's peak resident set is reset after set-up (Linux clear_refs),
+    so the reading is the high-water mark of the run minus the memory before it.
+    CUDA: torch's own peak-allocation statistics.
+    """
+    code = f"""
+import torch, json
+from lstm_core import bench
+run = bench.make_runner({name!r}, **{size!r}, device={device!r})
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) * 1024
+if torch.device({device!r}).type == "cuda":
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    run()
+    peak = torch.cuda.max_memory_allocated()
+else:
+    open("/proc/self/clear_refs", "w").write("5")
+    base = status("VmRSS:")
+    run()
+    peak = status("VmHWM:")
+print(json.dumps(peak - base))
+"""
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True)
     return int(out.stdout.strip().splitlines()[-1])
