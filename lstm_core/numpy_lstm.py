@@ -69,6 +69,14 @@ def _check_rng(rng):
                         f"(np.random.default_rng(seed)), got {type(rng).__name__}")
 
 
+def check_keys(params, expected):
+    """Raise a ValueError naming the missing and extra keys of a parameter dict."""
+    if set(params) != set(expected):
+        raise ValueError(f"params must have exactly the keys {sorted(expected)}: missing "
+                         f"{sorted(set(expected) - set(params))}, extra "
+                         f"{sorted(set(params) - set(expected))}")
+
+
 def lstm_layout(params):
     """Check an LSTM parameter dict; return (hidden_size, forget_gate, peepholes)."""
     if not isinstance(params, dict):
@@ -85,11 +93,8 @@ def lstm_layout(params):
     forget_gate = n_gates == 4
     peep = [k for k in PEEPHOLES if k != "w_cf" or forget_gate]
     peepholes = any(k in params for k in PEEPHOLES)
-    expected = {"W_ih", "W_hh", "b_ih", "b_hh"} | (set(peep) if peepholes else set())
-    if set(params) != expected:
-        raise ValueError(f"params must have exactly the keys {sorted(expected)}: missing "
-                         f"{sorted(expected - set(params))}, extra "
-                         f"{sorted(set(params) - expected)}")
+    check_keys(params, {"W_ih", "W_hh", "b_ih", "b_hh"} | (set(peep) if peepholes
+                                                           else set()))
     G = n_gates * hidden
     _check_array("params['W_ih']", params["W_ih"], 2)
     if params["W_ih"].shape[0] != G:
@@ -236,11 +241,7 @@ def rnn_layout(params):
     """Check an RNN parameter dict; return its hidden_size."""
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
-    expected = {"W_ih", "W_hh", "b_ih", "b_hh"}
-    if set(params) != expected:
-        raise ValueError(f"params must have exactly the keys {sorted(expected)}: missing "
-                         f"{sorted(expected - set(params))}, extra "
-                         f"{sorted(set(params) - expected)}")
+    check_keys(params, {"W_ih", "W_hh", "b_ih", "b_hh"})
     W_hh = _check_array("params['W_hh']", params["W_hh"], 2)
     hidden = W_hh.shape[0]
     _check_shape("params['W_hh']", W_hh, (hidden, hidden))

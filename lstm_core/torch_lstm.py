@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .numpy_lstm import PEEPHOLES, lstm_layout
+from .numpy_lstm import PEEPHOLES, check_keys, lstm_layout
 
 NN_NAMES = {"W_ih": "weight_ih_l0", "W_hh": "weight_hh_l0", "b_ih": "bias_ih_l0",
             "b_hh": "bias_hh_l0"}
@@ -210,10 +210,7 @@ class LSTM(nn.Module):
     def load_arrays(self, params):
         """Copy a dict of arrays or tensors into the parameters, checking every one."""
         own = dict(self.named_parameters())
-        if set(params) != set(own):
-            raise ValueError(f"params must have exactly the keys {sorted(own)}: missing "
-                             f"{sorted(set(own) - set(params))}, extra "
-                             f"{sorted(set(params) - set(own))}")
+        check_keys(params, own)
         with torch.no_grad():
             for name, p in own.items():
                 value = torch.as_tensor(params[name])
@@ -311,10 +308,7 @@ class SequenceModel(nn.Module):
     def load_arrays(self, params):
         """Copy a NumPy-named dict of arrays into the parameters, checking each."""
         names, own = self._names(), dict(self.named_parameters())
-        if set(params) != set(names):
-            raise ValueError(f"params must have exactly the keys {sorted(names)}: missing "
-                             f"{sorted(set(names) - set(params))}, extra "
-                             f"{sorted(set(params) - set(names))}")
+        check_keys(params, names)
         with torch.no_grad():
             for name, target in names.items():
                 value = torch.as_tensor(params[name])
