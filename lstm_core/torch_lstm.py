@@ -30,7 +30,7 @@ NN_NAMES = {"W_ih": "weight_ih_l0", "W_hh": "weight_hh_l0", "b_ih": "bias_ih_l0"
 class _PeepholeLSTM(torch.autograd.Function):
     """X (T, B, I) -> H (T, B, H), h_T, c_T, with a hand-written backward.
 
-    Per step, the forward runs ~10 in-place operations and the backward 6: every
+    Per step, the forward runs ~10 in-place operations and the backward 5: every
     factor of the backward that does not depend on the incoming gradient (gate
     derivatives, peephole terms) is computed for all steps at once before the loop.
     """
