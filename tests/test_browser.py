@@ -9,6 +9,8 @@ widget manager come from `_static/offline` (tools/offline_assets.py).
 Per page: no request left the machine, no JavaScript error, every image loaded,
 all math typeset, the sidebar links to every chapter, every internal link and
 anchor resolves, saved widgets render, and no solution shows (student build).
+On each page whose notebook stores a matplotlib `to_jshtml` player, the player is
+there and moves with no kernel: its buttons and slider change the frame shown.
 A screenshot of the first page of each chapter goes to `_build/screenshots/`.
 
 A summary per page (images, math, widgets, links...) goes to
@@ -18,6 +20,7 @@ Builds the book first if `_build/html/index.html` is missing (`make test` builds
 with `make book`). Without Chromium it skips, saying how to install it; with
 CI=true it fails instead. BOOK_ROOT=<folder> checks another built copy of the book.
 """
+import contextlib
 import functools
 import http.server
 import json
@@ -65,6 +68,28 @@ def _toc():
 PAGES, CHAPTERS = _toc()
 # "The first page of each chapter": the landing page and each chapter's own page.
 SCREENSHOT_PAGES = [PAGES[0], *CHAPTERS]
+# The slider of matplotlib's `to_jshtml` player: frames drawn when the notebook
+# ran, swapped by the page's own JavaScript, so they move without a kernel.
+PLAYER_MARK = 'class="anim-slider"'
+
+
+def _players():
+    """{page: number of to_jshtml players stored in its notebook's outputs}."""
+    found = {}
+    for page in PAGES:
+        path = ROOT / f"{page}.ipynb"
+        if not path.is_file():
+            continue
+        outputs = [o for c in json.loads(path.read_text())["cells"]
+                   if c["cell_type"] == "code" for o in c["outputs"]]
+        n = sum("".join(o.get("data", {}).get("text/html", "")).count(PLAYER_MARK)
+                for o in outputs)
+        if n:
+            found[page] = n
+    return found
+
+
+PLAYERS = _players()
 
 
 def _html_path(page):
@@ -160,6 +185,32 @@ _INSPECT = """async () => {
 }"""
 
 
+@contextlib.contextmanager
+def _offline_tab(browser, blocked, errors):
+    """A new tab that aborts every request off 127.0.0.1 (listed in `blocked`)
+    and lists every JavaScript error and failed response in `errors`."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+
+    def route(r):
+        if urlsplit(r.request.url).hostname == "127.0.0.1":
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    tab = context.new_page()
+    tab.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    tab.on("console", lambda msg: errors.append(f"console: {msg.text}")
+           if msg.type == "error" else None)
+    tab.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}")
+           if r.status >= 400 else None)
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
 @pytest.fixture(scope="module")
 def visit(server, browser):
     """visit(page) -> what the page showed; each page is opened once."""
@@ -169,28 +220,13 @@ def visit(server, browser):
     def _visit(page):
         if page in seen:
             return seen[page]
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
         blocked, errors = [], []
-
-        def route(r):
-            if urlsplit(r.request.url).hostname == "127.0.0.1":
-                r.continue_()
-            else:
-                blocked.append(r.request.url)
-                r.abort()
-
-        context.route("**/*", route)
-        tab = context.new_page()
-        tab.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
-        tab.on("console", lambda msg: errors.append(f"console: {msg.text}")
-               if msg.type == "error" else None)
-        tab.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}")
-               if r.status >= 400 else None)
-        tab.goto(server + _html_path(page), wait_until="load", timeout=TIMEOUT_MS)
-        result = tab.evaluate(_INSPECT)
-        if page in SCREENSHOT_PAGES:
-            tab.screenshot(path=str(SHOTS / (page.replace("/", "__") + ".png")))
-        context.close()
+        with _offline_tab(browser, blocked, errors) as tab:
+            tab.goto(server + _html_path(page), wait_until="load",
+                     timeout=TIMEOUT_MS)
+            result = tab.evaluate(_INSPECT)
+            if page in SCREENSHOT_PAGES:
+                tab.screenshot(path=str(SHOTS / (page.replace("/", "__") + ".png")))
         result.update(blocked=blocked, errors=errors, url=server + _html_path(page))
         seen[page] = result
         return result
@@ -292,6 +328,41 @@ def test_saved_widgets_render(visit, page):
 def test_student_build_shows_no_solution(visit, page):
     assert visit(page)["solutions"] == 0, \
         f"{page}: the student build shows {visit(page)['solutions']} solutions"
+
+
+@pytest.mark.parametrize("page", sorted(PLAYERS))
+def test_animations_move_without_a_kernel(server, browser, page):
+    html = (HTML / _html_path(page)).read_text()
+    assert html.count(PLAYER_MARK) == PLAYERS[page], \
+        f"{page}: the notebook stores {PLAYERS[page]} animation players, the page " \
+        f"has {html.count(PLAYER_MARK)}"
+    blocked, errors = [], []
+    with _offline_tab(browser, blocked, errors) as tab:
+        tab.goto(server + _html_path(page), wait_until="load", timeout=TIMEOUT_MS)
+        players = tab.locator("div.animation")
+        assert players.count() == PLAYERS[page], f"{page}: players not shown"
+        for k in range(PLAYERS[page]):
+            player = players.nth(k)
+            image = player.locator("img")
+            slider = player.locator("input.anim-slider")
+            # The player starts in a setTimeout: wait for its first frame.
+            tab.wait_for_function("img => img.src !== ''", arg=image.element_handle(),
+                                  timeout=TIMEOUT_MS)
+            last = int(slider.get_attribute("max"))     # set by the player's JS
+            assert last >= 1, f"{page}: player {k} has {last + 1} frame"
+            shown = [image.get_attribute("src")]
+            player.get_by_role("button", name="Next frame").click()
+            shown.append(image.get_attribute("src"))
+            assert slider.input_value() == "1", f"{page}: Next frame did not step"
+            slider.press("End")                        # a reader's keyboard
+            shown.append(image.get_attribute("src"))
+            assert slider.input_value() == str(last), f"{page}: slider stuck"
+            assert all(s.startswith("data:image/png;base64,") for s in shown), \
+                f"{page}: player {k} shows no embedded PNG frame"
+            assert len(set(shown)) == 3, \
+                f"{page}: player {k} showed the same frame after moving"
+    assert not blocked, f"{page}: the player needs the network for {blocked[:3]}"
+    assert not errors, f"{page}: {errors[:5]}"
 
 
 def test_screenshots_written(visit):
