@@ -10,17 +10,26 @@ GFLOP/s (matrix products only) and that as a fraction of a matrix-multiply peak
 measured in the same run, plus the thread count and the device; then checks the
 targets of the speed chapter. Implementations are described in lstm_core.bench.
 """
-import argparse
-import json
-import platform
-import subprocess
-import sys
-import time
+import os
 
-import numpy as np
-import torch
+# NumPy's BLAS on one thread, set before NumPy loads. With its default of one
+# thread per core, its idle threads keep spinning after each product and take the
+# second core from the torch runs interleaved with it (measured here: nn.LSTM at
+# the headline size 13-14 ms instead of 7.6 ms). Alone, the NumPy reference is
+# about as fast with one BLAS thread as with two: its products are small.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from lstm_core import bench
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from lstm_core import bench  # noqa: E402
 
 HEADLINE = {"T": 100, "B": 32, "I": 8, "H": 128}
 GRID = [{"T": T, "B": B, "I": 8, "H": H}
@@ -109,7 +118,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--quick", action="store_true", help="headline size only")
-    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--repeats", type=int, default=9,
+                    help="rounds per grid size (the headline gets 3x, the largest "
+                         "sizes 5)")
     ap.add_argument("--save", help="write the results to this JSON file")
     args = ap.parse_args()
     torch.manual_seed(0)
@@ -118,14 +129,16 @@ def main():
     name = (torch.cuda.get_device_name() if args.device != "cpu"
             else platform.processor() or platform.machine())
     print(f"device {args.device} ({name}), torch {torch.__version__}, "
-          f"threads {torch.get_num_threads()}, float32, "
+          f"threads {torch.get_num_threads()} (NumPy's BLAS "
+          f"{os.environ['OPENBLAS_NUM_THREADS']}), float32, "
           f"matmul peak {peak / 1e9:.0f} GFLOP/s")
     start = time.time()
-    headline = report(HEADLINE, measure(HEADLINE, names, args.device, args.repeats), peak)
+    headline = report(HEADLINE, measure(HEADLINE, names, args.device,
+                                        3 * args.repeats), peak)
     grid, memory = [], {}
     if not args.quick:
         for size in GRID:
-            reps = 3 if size["T"] * size["H"] >= 512_000 else args.repeats
+            reps = 5 if size["T"] * size["H"] >= 512_000 else args.repeats
             grid.append({"size": size, "rows": report(
                 size, measure(size, names, args.device, reps), peak)})
         mem_size = {"T": 1000, "B": 32, "I": 8, "H": 128}
@@ -143,6 +156,7 @@ def main():
     if args.save:
         result = {"command": " ".join(["python"] + sys.argv), "device": args.device,
                   "torch": torch.__version__, "threads": torch.get_num_threads(),
+                  "numpy_blas_threads": os.environ["OPENBLAS_NUM_THREADS"],
                   "machine": platform.machine(), "matmul_peak_flops": peak,
                   "headline": {"size": HEADLINE, "rows": headline}, "grid": grid,
                   "peak_memory_bytes": memory,

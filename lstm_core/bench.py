@@ -84,24 +84,36 @@ def make_runner(name, T, B, I, H, *, device="cpu", dtype=torch.float32, seed=0):
 
 
 def time_interleaved(runners, repeats=5, warmup=1):
-    """{name: run} -> {name: list of seconds}, one run of each in turn."""
+    """{name: run} -> {name: list of seconds}, one run of each in turn.
+
+    The order rotates from one round to the next, so each implementation follows
+    each other one equally often: whatever a run leaves behind (cold caches,
+    NumPy's BLAS threads still spinning on the second core, torch's threads
+    asleep) does not always hit the same neighbour.
+    """
+    names = list(runners)
     for _ in range(warmup):
         for run in runners.values():
             run()
     times = {name: [] for name in runners}
-    for _ in range(repeats):
-        for name, run in runners.items():
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
             start = time.perf_counter()
-            run()
+            runners[name]()
             times[name].append(time.perf_counter() - start)
     return times
 
 
-def matmul_peak(device="cpu", dtype=torch.float32, n=1024, repeats=10):
-    """Best measured FLOP/s of an n x n matrix product: the machine's practical peak."""
+def matmul_peak(device="cpu", dtype=torch.float32, n=1024, repeats=30):
+    """Best measured FLOP/s of an n x n matrix product: the machine's practical peak.
+
+    The best of many runs after a warm-up, so a busy moment of the machine lowers
+    it less (a reading that is too low makes fractions of it exceed 100 %).
+    """
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
-    a @ b
+    for _ in range(3):
+        a @ b
     _sync(device)
     best = np.inf
     for _ in range(repeats):
