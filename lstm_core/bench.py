@@ -54,11 +54,13 @@ def autograd_loop(X, p):
 
 def make_runner(name, T, B, I, H, *, device="cpu", dtype=torch.float32, seed=0):
     """A zero-argument function running forward + backward once (synchronised)."""
+    if name not in IMPLEMENTATIONS:
+        raise ValueError(f"name must be one of {IMPLEMENTATIONS}, got {name!r}")
+    if name == "numpy" and torch.device(device).type != "cpu":
+        raise ValueError(f"the numpy implementation runs on the CPU, not {device}")
     torch.manual_seed(seed)
     X = torch.randn(T, B, I, device=device, dtype=dtype)
     if name == "numpy":
-        if torch.device(device).type != "cpu":
-            raise ValueError(f"the numpy implementation runs on the CPU, not {device}")
         params = LSTM(I, H, peepholes=True, dtype=dtype).to_numpy()
         Xn = X.numpy()
 
@@ -68,10 +70,8 @@ def make_runner(name, T, B, I, H, *, device="cpu", dtype=torch.float32, seed=0):
         return run
     if name == "nn.LSTM":
         module = torch.nn.LSTM(I, H, device=device, dtype=dtype)
-    elif name in ("torch_lstm", "torch_lstm_peepholes", "autograd_loop"):
-        module = LSTM(I, H, peepholes=name != "torch_lstm", device=device, dtype=dtype)
     else:
-        raise ValueError(f"name must be one of {IMPLEMENTATIONS}, got {name!r}")
+        module = LSTM(I, H, peepholes=name != "torch_lstm", device=device, dtype=dtype)
     params = dict(module.named_parameters())
     forward = (lambda: autograd_loop(X, params)) if name == "autograd_loop" \
         else (lambda: module(X)[0])
