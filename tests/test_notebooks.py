@@ -64,3 +64,44 @@ def test_listed_in_toc(path):
     entry = str(path.relative_to(ROOT).with_suffix(""))
     assert re.search(rf"file:\s*{re.escape(entry)}\s*$", toc, re.M), \
         f"{entry} is not in _toc.yml"
+
+
+MAX_HTML_BYTES = 1_000_000
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
+def test_html_outputs_are_small(path):
+    # to_jshtml players embed every frame: keep each page light for slow networks
+    for c in _code_cells(path):
+        for o in c["outputs"]:
+            html = "".join(o.get("data", {}).get("text/html", ""))
+            assert len(html) < MAX_HTML_BYTES, \
+                f"an HTML output of {len(html)} bytes: fewer or smaller frames"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
+def test_colab_cell_and_slide_metadata(path):
+    # The first cell installs the package on Colab (hidden in the book), and
+    # every cell says how `make slides` shows it.
+    import nbformat
+
+    from tools import notebook_setup
+
+    nb = nbformat.read(path, as_version=4)
+    assert notebook_setup.update(nb, path) == [], \
+        "out of date: run `python -m tools.notebook_setup`, then `make execute`"
+    assert nb.cells[0].metadata["tags"] == ["remove-cell", "colab-setup"]
+
+
+def test_slide_types_follow_the_headings():
+    import nbformat
+
+    from tools.notebook_setup import slide_types
+
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    cells = [md("# Title"), code("x = 1"), md("### Detail"), md("text"),
+             md("```{solution-start} ex-1\n```"), code("answer = 2"),
+             md("```{solution-end}\n```"), md("## Next"),
+             code("hidden", metadata={"tags": ["remove-cell"]})]
+    assert slide_types(cells) == ["slide", "-", "subslide", "-", "skip", "skip",
+                                  "skip", "slide", "skip"]

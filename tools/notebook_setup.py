@@ -1,0 +1,115 @@
+"""Give every chapter notebook its Colab cell and its slide metadata.
+
+Usage: python -m tools.notebook_setup [--check] [chapters/part/topic.ipynb ...]
+
+- The first cell, tagged `remove-cell` (so the book and the slides leave it out)
+  and `colab-setup`, runs only on Google Colab: it clones the book's repository
+  (the URL in _config.yml), installs `lstm_core` from it and moves to the
+  chapter's folder, where the saved results the chapter reads are.
+- Every cell gets `slideshow.slide_type` for `make slides` unless it has one:
+  a `#` or `##` heading starts a slide, a `###` heading a sub-slide, hidden cells
+  (`remove-cell`) and the solutions (which the student book hides too) are
+  skipped, anything else continues the current slide.
+
+Without --check the notebooks are rewritten in place; inserting the Colab cell
+shifts the execution counts, so run `make execute` afterwards. With --check
+nothing is written and the exit status is 1 if any notebook is out of date.
+"""
+import sys
+from pathlib import Path
+
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TAG = "colab-setup"
+
+COLAB_CELL = '''\
+# Runs only on Google Colab (this cell is hidden in the book): fetch the book's
+# repository, install its package lstm_core and work from this chapter's folder,
+# where the results the chapter reads are saved. Anywhere else it does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    REPO, HERE = "{url}", "/content/lstm-book"
+    if not os.path.isdir(HERE):
+        subprocess.run(["git", "clone", "--depth", "1", REPO, HERE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    HERE], check=True)
+    os.chdir(f"{{HERE}}/{folder}")'''
+
+
+def repository_url():
+    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+
+
+def colab_source(path):
+    folder = Path(path).resolve().parent.relative_to(ROOT).as_posix()
+    return COLAB_CELL.format(url=repository_url(), folder=folder)
+
+
+def slide_types(cells):
+    """The default slide_type of each cell (see the module docstring)."""
+    types, in_solution = [], False
+    for cell in cells:
+        text = cell.source.lstrip()
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "markdown" and text.startswith("```{solution-start"):
+            in_solution = True
+        if in_solution or "remove-cell" in tags:
+            types.append("skip")
+        elif cell.cell_type == "markdown" and text.startswith(("# ", "## ")):
+            types.append("slide")
+        elif cell.cell_type == "markdown" and text.startswith("### "):
+            types.append("subslide")
+        else:
+            types.append("-")
+        if cell.cell_type == "markdown" and "```{solution-end}" in text:
+            in_solution = False
+    return types
+
+
+def update(nb, path):
+    """Bring nb up to date in place; return a list of what changed."""
+    changes = []
+    source = colab_source(path)
+    first = nb.cells[0] if nb.cells else None
+    if first is None or TAG not in first.metadata.get("tags", []):
+        nb.cells.insert(0, nbformat.v4.new_code_cell(
+            source, metadata={"tags": ["remove-cell", TAG]}))
+        changes.append("Colab cell added")
+    elif first.source != source:
+        first.source = source
+        changes.append("Colab cell updated")
+    for cell, kind in zip(nb.cells, slide_types(nb.cells)):
+        if "slide_type" not in cell.metadata.get("slideshow", {}):
+            cell.metadata.setdefault("slideshow", {})["slide_type"] = kind
+            if not changes or not changes[-1].startswith("slide_type"):
+                changes.append("slide_type set")
+    return changes
+
+
+def main(argv):
+    check = "--check" in argv
+    paths = [a for a in argv if a != "--check"] or sorted(
+        str(p.relative_to(ROOT)) for p in (ROOT / "chapters").rglob("*.ipynb")
+        if ".ipynb_checkpoints" not in p.parts)
+    stale = []
+    for path in paths:
+        nb = nbformat.read(ROOT / path, as_version=4)
+        changes = update(nb, ROOT / path)
+        if changes:
+            stale.append(path)
+            print(f"{path}: {', '.join(changes)}")
+            if not check:
+                nbformat.write(nb, ROOT / path)
+    if check and stale:
+        print("out of date: run `python -m tools.notebook_setup`, then `make execute`")
+    return 1 if check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
