@@ -100,8 +100,24 @@ def test_slide_types_follow_the_headings():
 
     md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
     cells = [md("# Title"), code("x = 1"), md("### Detail"), md("text"),
+             md("```{exercise} Ex\n:label: ex-1\nDo it.\n```"),
              md("```{solution-start} ex-1\n```"), code("answer = 2"),
              md("```{solution-end}\n```"), md("## Next"),
              code("hidden", metadata={"tags": ["remove-cell"]})]
-    assert slide_types(cells) == ["slide", "-", "subslide", "-", "skip", "skip",
-                                  "skip", "slide", "skip"]
+    assert slide_types(cells) == ["slide", "-", "subslide", "-", "subslide", "skip",
+                                  "skip", "skip", "slide", "skip"]
+
+
+def test_markdown_is_split_where_slides_start():
+    import nbformat
+
+    from tools.notebook_setup import split_markdown
+
+    text = ("Intro.\n\n## Heading\n\n```python\n# a comment, not a heading\n```\n"
+            "```{exercise} Ex\n:label: ex-1\n```\n\n```{solution} ex-1\nAnswer.\n```\n"
+            "After.")
+    pieces = [c.source for c in split_markdown([nbformat.v4.new_markdown_cell(text)])]
+    assert pieces == ["Intro.",
+                      "## Heading\n\n```python\n# a comment, not a heading\n```\n"
+                      "```{exercise} Ex\n:label: ex-1\n```",
+                      "```{solution} ex-1\nAnswer.\n```", "After."]

@@ -6,8 +6,12 @@ Usage: python -m tools.notebook_setup [--check] [chapters/part/topic.ipynb ...]
   and `colab-setup`, runs only on Google Colab: it clones the book's repository
   (the URL in _config.yml), installs `lstm_core` from it and moves to the
   chapter's folder, where the saved results the chapter reads are.
+- Markdown cells are split where a slide must start, since a slide starts with a
+  cell: before a heading and around each solution (a split changes nothing in
+  the book).
 - Every cell gets `slideshow.slide_type` for `make slides` unless it has one:
-  a `#` or `##` heading starts a slide, a `###` heading a sub-slide, hidden cells
+  a `#` or `##` heading starts a slide, a `###` heading or an exercise a
+  sub-slide, hidden cells
   (`remove-cell`) and the solutions (which the student book hides too) are
   skipped, anything else continues the current slide.
 
@@ -15,6 +19,7 @@ Without --check the notebooks are rewritten in place; inserting the Colab cell
 shifts the execution counts, so run `make execute` afterwards. With --check
 nothing is written and the exit status is 1 if any notebook is out of date.
 """
+import re
 import sys
 from pathlib import Path
 
@@ -51,6 +56,48 @@ def colab_source(path):
     return COLAB_CELL.format(url=repository_url(), folder=folder)
 
 
+FENCE = re.compile(r"^(`{3,}|:{3,})\{?([\w-]*)")
+SOLUTION = ("solution", "solution-start", "solution-end")
+
+
+def split_points(text):
+    """Line numbers before which a markdown cell is split: headings and the edges
+    of solution directives, outside any fence (code, math or directive)."""
+    lines, points, fence = text.split("\n"), set(), None
+    for k, line in enumerate(lines):
+        if fence is None:
+            m = FENCE.match(line)
+            if m:
+                fence = (m.group(1), m.group(2))
+                if fence[1] in SOLUTION:
+                    points.add(k)
+            elif re.match(r"#{1,3} ", line):
+                points.add(k)
+        elif line.strip() == fence[0]:
+            if fence[1] in SOLUTION:
+                points.add(k + 1)
+            fence = None
+    return sorted(p for p in points if 0 < p < len(lines))
+
+
+def split_markdown(cells):
+    """The cells with each markdown cell split at its split points."""
+    out = []
+    for cell in cells:
+        points = split_points(cell.source) if cell.cell_type == "markdown" else []
+        if not points:
+            out.append(cell)
+            continue
+        lines = cell.source.split("\n")
+        for a, b in zip([0, *points], [*points, len(lines)]):
+            piece = "\n".join(lines[a:b]).strip("\n")
+            if piece.strip():
+                out.append(nbformat.v4.new_markdown_cell(
+                    piece, metadata={k: v for k, v in cell.metadata.items()
+                                     if k != "slideshow"}))
+    return out
+
+
 def slide_types(cells):
     """The default slide_type of each cell (see the module docstring)."""
     types, in_solution = [], False
@@ -59,15 +106,15 @@ def slide_types(cells):
         tags = cell.metadata.get("tags", [])
         if cell.cell_type == "markdown" and text.startswith("```{solution-start"):
             in_solution = True
-        if in_solution or "remove-cell" in tags:
+        if in_solution or "remove-cell" in tags or text.startswith("```{solution"):
             types.append("skip")
         elif cell.cell_type == "markdown" and text.startswith(("# ", "## ")):
             types.append("slide")
-        elif cell.cell_type == "markdown" and text.startswith("### "):
+        elif cell.cell_type == "markdown" and text.startswith(("### ", "```{exercise")):
             types.append("subslide")
         else:
             types.append("-")
-        if cell.cell_type == "markdown" and "```{solution-end}" in text:
+        if cell.cell_type == "markdown" and text.startswith("```{solution-end}"):
             in_solution = False
     return types
 
@@ -84,6 +131,10 @@ def update(nb, path):
     elif first.source != source:
         first.source = source
         changes.append("Colab cell updated")
+    cells = split_markdown(nb.cells)
+    if len(cells) != len(nb.cells):
+        changes.append(f"{len(cells) - len(nb.cells)} markdown splits")
+        nb.cells = cells
     for cell, kind in zip(nb.cells, slide_types(nb.cells)):
         if "slide_type" not in cell.metadata.get("slideshow", {}):
             cell.metadata.setdefault("slideshow", {})["slide_type"] = kind
