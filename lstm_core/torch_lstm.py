@@ -14,8 +14,18 @@ Two paths, both device-agnostic (CPU, CUDA) and dtype-agnostic (float32, float64
   without building an autograd graph, and the backward pass is written by hand (the
   equations of `numpy_lstm.lstm_backward`), with both weight gradients gathered in
   one matrix product after the loop.
+
+On the CPU the peephole path runs a small C++ kernel (`peephole_cpu.cpp`, the same
+equations with no Python in the time loop: per step one matrix product and one
+fused, vectorised loop for the gates), compiled with torch.utils.cpp_extension the
+first time it is needed (about half a minute, cached under ~/.cache/torch_extensions).
+Without a C++ compiler, or with LSTM_CORE_PURE_TORCH=1 in the environment, the
+pure-PyTorch Function below runs instead: same results, slower.
 """
 import math
+import os
+import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,6 +35,53 @@ from .numpy_lstm import PEEPHOLES, check_keys, lstm_layout
 
 NN_NAMES = {"W_ih": "weight_ih_l0", "W_hh": "weight_hh_l0", "b_ih": "bias_ih_l0",
             "b_hh": "bias_hh_l0"}
+
+
+_KERNEL = {}
+
+
+def cpu_kernel():
+    """The compiled CPU kernel for the peephole path, or None (see the module doc)."""
+    if os.environ.get("LSTM_CORE_PURE_TORCH") == "1":
+        return None
+    if "module" not in _KERNEL:
+        from torch.utils import cpp_extension
+        try:
+            _KERNEL["module"] = cpp_extension.load(
+                name="lstm_core_peephole_cpu",
+                sources=[str(Path(__file__).with_name("peephole_cpu.cpp"))],
+                extra_cflags=["-O3", "-ffast-math", "-march=native", "-fopenmp-simd"],
+                verbose=False)
+        except Exception as exc:      # no compiler, no ninja, no headers...
+            _KERNEL["module"] = None
+            warnings.warn("lstm_core: could not build the C++ kernel for LSTMs with "
+                          f"peepholes on the CPU ({type(exc).__name__}: "
+                          f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}); "
+                          "using the pure-PyTorch path (same results, slower)",
+                          RuntimeWarning, stacklevel=3)
+    return _KERNEL["module"]
+
+
+class _FusedPeepholeLSTM(torch.autograd.Function):
+    """`_PeepholeLSTM` with its two loops in C++ (`peephole_cpu.cpp`), CPU only."""
+
+    @staticmethod
+    def forward(ctx, X, h0, c0, W_ih, W_hh, b_ih, b_hh, w_ci, w_cf, w_co):
+        zero = X.new_zeros(W_hh.shape[1])
+        w = [zero if v is None else v.contiguous() for v in (w_ci, w_cf, w_co)]
+        Hs, C, gates, tanh_C = cpu_kernel().forward(
+            X, h0, c0, W_ih, W_hh, b_ih + b_hh, *w)
+        ctx.save_for_backward(X, h0, c0, W_ih, W_hh, *w, gates, Hs, C, tanh_C)
+        ctx.has = (w_ci is not None, w_cf is not None, w_co is not None)
+        return Hs, Hs[-1].clone(), C[-1].clone()
+
+    @staticmethod
+    def backward(ctx, dH, dh_T, dc_T):
+        dX, dh0, dc0, dW_ih, dW_hh, db, *dw = cpu_kernel().backward(
+            dH, dh_T, dc_T, *ctx.saved_tensors, ctx.needs_input_grad[0])
+        dw = [g if has else None for g, has in zip(dw, ctx.has)]
+        return (dX if ctx.needs_input_grad[0] else None, dh0, dc0, dW_ih, dW_hh, db,
+                db.clone(), *dw)
 
 
 class _PeepholeLSTM(torch.autograd.Function):
@@ -192,7 +249,9 @@ class LSTM(nn.Module):
             Hs, h_n, c_n = torch._VF.lstm(X, (h0, c0), weights, True, 1, 0.0,
                                           self.training, False, False)
         else:
-            Hs, h_T, c_T = _PeepholeLSTM.apply(
+            fn = _FusedPeepholeLSTM if X.device.type == "cpu" and cpu_kernel() \
+                else _PeepholeLSTM
+            Hs, h_T, c_T = fn.apply(
                 X.contiguous(), h0[0], c0[0], self.W_ih, self.W_hh, self.b_ih,
                 self.b_hh, self.w_ci, self.w_cf, self.w_co)
             h_n, c_n = h_T[None], c_T[None]

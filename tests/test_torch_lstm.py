@@ -3,11 +3,14 @@
 All comparisons in float64 on the CPU (one optional CUDA test), tiny sizes, fixed
 seeds. Projection loss: sum(H * R) + sum(h_T * r_h) + sum(c_T * r_c).
 """
+import shutil
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from lstm_core import torch_lstm
 from lstm_core.numpy_lstm import (init_lstm, init_rnn, lstm_backward, lstm_forward,
                                   rnn_backward, rnn_forward)
 from lstm_core.torch_lstm import LSTM, NN_NAMES
@@ -22,6 +25,20 @@ VARIANTS = pytest.mark.parametrize(
 PEEPHOLE_PATH = pytest.mark.parametrize(
     "peepholes, forget_gate", [(True, True), (False, False), (True, False)],
     ids=["peepholes", "no-forget", "peepholes-no-forget"])
+
+
+@pytest.fixture(autouse=True, params=["cpp", "pure-torch"])
+def cpu_path(request, monkeypatch):
+    """Every test runs twice: with the C++ CPU kernel and with the pure-PyTorch
+    Function (LSTM_CORE_PURE_TORCH=1), the path used where no compiler exists."""
+    if request.param == "pure-torch":
+        monkeypatch.setenv("LSTM_CORE_PURE_TORCH", "1")
+        return "_PeepholeLSTMBackward"
+    monkeypatch.delenv("LSTM_CORE_PURE_TORCH", raising=False)
+    if shutil.which("c++") is None:
+        pytest.skip("no C++ compiler: the C++ kernel cannot be built here")
+    assert torch_lstm.cpu_kernel() is not None, "the C++ kernel failed to build"
+    return "_FusedPeepholeLSTMBackward"
 
 
 @pytest.fixture
@@ -161,15 +178,15 @@ def test_fused_path_for_plain_lstm(rng, data):
     module = LSTM.from_numpy(make_params(rng, peepholes=False, forget_gate=True))
     Hs, _ = module(torch.from_numpy(data["X"]))
     assert Hs.grad_fn is not None
-    assert type(Hs.grad_fn).__name__ != "_PeepholeLSTMBackward"
+    assert "Peephole" not in type(Hs.grad_fn).__name__
 
 
 @PEEPHOLE_PATH
 def test_custom_function_for_peepholes_or_no_forget_gate(rng, data, peepholes,
-                                                         forget_gate):
+                                                         forget_gate, cpu_path):
     module = LSTM.from_numpy(make_params(rng, peepholes, forget_gate))
     Hs, _ = module(torch.from_numpy(data["X"]))
-    assert type(Hs.grad_fn).__name__ == "_PeepholeLSTMBackward"
+    assert type(Hs.grad_fn).__name__ == cpu_path
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -317,3 +334,34 @@ def test_state_with_the_wrong_dtype_is_named():
 def test_empty_sequence_is_named():
     with pytest.raises(ValueError, match="at least one time step"):
         LSTM(3, 5)(torch.zeros(0, 2, 3))
+
+
+def test_float32_stays_at_float32_rounding(rng, data):
+    # The C++ kernel is built with -ffast-math: check float32 against float64.
+    params = make_params(rng, peepholes=True, forget_gate=True)
+    m64 = LSTM.from_numpy(params)
+    m32 = LSTM.from_numpy({k: v.astype(np.float32) for k, v in params.items()})
+    X = torch.from_numpy(data["X"])
+    out64, out32 = m64(X)[0], m32(X.float())[0]
+    out64.sum().backward()
+    out32.sum().backward()
+    assert (out32.double() - out64).abs().max() < 1e-5
+    for (name, p64), p32 in zip(m64.named_parameters(), m32.parameters()):
+        err = (p32.grad.double() - p64.grad).abs().max() / p64.grad.abs().max()
+        assert err < 1e-5, name
+
+
+def test_without_a_compiler_the_pure_torch_path_runs(rng, data, monkeypatch):
+    from torch.utils import cpp_extension
+
+    def no_compiler(**kwargs):
+        raise RuntimeError("Error building extension: c++ not found")
+
+    monkeypatch.delenv("LSTM_CORE_PURE_TORCH", raising=False)
+    monkeypatch.setattr(torch_lstm, "_KERNEL", {})
+    monkeypatch.setattr(cpp_extension, "load", no_compiler)
+    with pytest.warns(RuntimeWarning, match="c.. not found.*pure-PyTorch path"):
+        assert torch_lstm.cpu_kernel() is None
+    module = LSTM.from_numpy(make_params(rng, peepholes=True, forget_gate=True))
+    Hs, _ = module(torch.from_numpy(data["X"]))
+    assert type(Hs.grad_fn).__name__ == "_PeepholeLSTMBackward"
