@@ -150,7 +150,7 @@ def lstm_forward(X, params, h0=None, c0=None):
     p = {k: v.astype(dtype, copy=False) for k, v in params.items()}
     A = X @ p["W_ih"].T + (p["b_ih"] + p["b_hh"])              # (T, B, nG*H), all at once
     W_hhT = np.ascontiguousarray(p["W_hh"].T)                  # (H, nG*H)
-    Hs, C = np.empty((T, B, hidden), dtype), np.empty((T, B, hidden), dtype)
+    Hs, C, tanh_C = (np.empty((T, B, hidden), dtype) for _ in range(3))
     I, F, G, O = (np.ones((T, B, hidden), dtype) for _ in range(4))
     for t in range(T):
         a = A[t] + h @ W_hhT                                   # (B, nG*H)
@@ -164,10 +164,11 @@ def lstm_forward(X, params, h0=None, c0=None):
         G[t] = np.tanh(a_g)
         c = F[t] * c + I[t] * G[t]
         O[t] = sigmoid(a_o + p["w_co"] * c if peepholes else a_o)
-        h = O[t] * np.tanh(c)
+        tanh_C[t] = np.tanh(c)
+        h = O[t] * tanh_C[t]
         C[t], Hs[t] = c, h
     cache = {"X": X, "params": p, "h0": h0, "c0": c0, "H": Hs, "C": C,
-             "i": I, "f": F, "g": G, "o": O,
+             "tanh_C": tanh_C, "i": I, "f": F, "g": G, "o": O,
              "layout": (hidden, forget_gate, peepholes)}
     return Hs, (h, c), cache
 
@@ -191,6 +192,7 @@ def lstm_backward(dH, cache, dh_T=None, dc_T=None):
     final state. Returns (grads with the keys of params, dX, dh0, dc0).
     """
     X, p, Hs, C = cache["X"], cache["params"], cache["H"], cache["C"]
+    tanh_C = cache["tanh_C"]                                   # tanh(c_t), from forward
     I, F, G, O = cache["i"], cache["f"], cache["g"], cache["o"]
     hidden, forget_gate, peepholes = cache["layout"]
     _check_shape("dH", dH, Hs.shape)
@@ -206,7 +208,7 @@ def lstm_backward(dH, cache, dh_T=None, dc_T=None):
                         dA[..., -hidden:])
     for t in reversed(range(T)):
         dh = dh + dH[t]
-        tanh_c = np.tanh(C[t])
+        tanh_c = tanh_C[t]
         dA_o[t] = dh * tanh_c * O[t] * (1 - O[t])
         dc = dc + dh * O[t] * (1 - tanh_c ** 2)               # the carousel: dc flows on
         if peepholes:
