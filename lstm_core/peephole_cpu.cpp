@@ -170,7 +170,7 @@ std::vector<at::Tensor> backward(const at::Tensor& dH, const at::Tensor& dh_T,
   auto XH = at::empty({T, B, I + H}, X.options());
   XH.narrow(2, 0, I).copy_(X);
   XH[0].narrow(1, I, H).copy_(h0);
-  if (T > 1) XH.narrow(0, 1, T - 1).narrow(2, I, H).copy_(Hs.narrow(0, 0, T - 1));
+  XH.narrow(0, 1, T - 1).narrow(2, I, H).copy_(Hs.narrow(0, 0, T - 1));  // T = 1: empty
   auto dA2 = dA.view({T * B, nG * H});
   auto dW = dA2.t().mm(XH.view({T * B, I + H}));
   auto dX = need_dX ? dA2.mm(W_ih).view({T, B, I}) : at::Tensor();

@@ -35,8 +35,8 @@ def cpu_path(request, monkeypatch):
         monkeypatch.setenv("LSTM_CORE_PURE_TORCH", "1")
         return "_PeepholeLSTMBackward"
     monkeypatch.delenv("LSTM_CORE_PURE_TORCH", raising=False)
-    if shutil.which("c++") is None:
-        pytest.skip("no C++ compiler: the C++ kernel cannot be built here")
+    if shutil.which("c++") is None or shutil.which("ninja") is None:
+        pytest.skip("no C++ compiler or ninja: the C++ kernel cannot be built here")
     assert torch_lstm.cpu_kernel() is not None, "the C++ kernel failed to build"
     return "_FusedPeepholeLSTMBackward"
 
