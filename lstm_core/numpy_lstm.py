@@ -34,7 +34,10 @@ PEEPHOLES = ("w_ci", "w_cf", "w_co")
 
 def sigmoid(z):
     """Logistic function written with tanh: no overflow for large |z|."""
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    out = np.tanh(0.5 * z)          # in place from here: fewer temporary arrays
+    out += 1.0
+    out *= 0.5
+    return out
 
 
 # ----------------------------------------------------------------------------- checks
