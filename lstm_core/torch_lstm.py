@@ -54,9 +54,9 @@ def cpu_kernel():
                 verbose=False)
         except Exception as exc:      # no compiler, no ninja, no headers...
             _KERNEL["module"] = None
+            reason = (str(exc).strip().splitlines() or [""])[-1]
             warnings.warn("lstm_core: could not build the C++ kernel for LSTMs with "
-                          f"peepholes on the CPU ({type(exc).__name__}: "
-                          f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}); "
+                          f"peepholes on the CPU ({type(exc).__name__}: {reason}); "
                           "using the pure-PyTorch path (same results, slower)",
                           RuntimeWarning, stacklevel=3)
     return _KERNEL["module"]
@@ -80,8 +80,7 @@ class _FusedPeepholeLSTM(torch.autograd.Function):
         dX, dh0, dc0, dW_ih, dW_hh, db, *dw = cpu_kernel().backward(
             dH, dh_T, dc_T, *ctx.saved_tensors, ctx.needs_input_grad[0])
         dw = [g if has else None for g, has in zip(dw, ctx.has)]
-        return (dX if ctx.needs_input_grad[0] else None, dh0, dc0, dW_ih, dW_hh, db,
-                db.clone(), *dw)
+        return dX, dh0, dc0, dW_ih, dW_hh, db, db.clone(), *dw   # dX None if not needed
 
 
 class _PeepholeLSTM(torch.autograd.Function):
