@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(shell find chapters -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 
-.PHONY: book book-teacher slides test unit nbval execute bench clean venv
+.PHONY: book book-teacher slides test unit nbval nbval-variations execute bench clean venv
 
 venv: $(STAMP)
 
@@ -62,14 +62,27 @@ test: book unit nbval
 unit: $(STAMP)
 	$(PY) -m pytest -q tests
 
+# The C++ kernel of the peephole path is built (or found) before any notebook
+# runs, so that its one-off "compiling..." message, or the warning that it cannot
+# be built, is printed here and not inside a checked cell; where it cannot be
+# built, the notebooks run on the pure-PyTorch path, chosen explicitly.
+KERNEL := if $(PY) -m lstm_core.cpu_kernel; then path=; else \
+	path=LSTM_CORE_PURE_TORCH=1; echo "Notebooks: pure-PyTorch peephole path"; fi
+
 # Strict nbval (not --nbval-lax): every stored output must match a fresh run.
 nbval: $(STAMP)
-	$(PY) -m pytest -q --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	@$(KERNEL); env $$path $(PY) -m pytest -q --nbval \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--nbval-cell-timeout=600 -p no:cacheprovider $(NOTEBOOKS)
 
 # Re-run every notebook in place, top to bottom in a fresh kernel (refreshes outputs).
 execute: $(STAMP)
-	$(PY) -m tools.execute_notebooks $(NOTEBOOKS)
+	@$(KERNEL); env $$path $(PY) -m tools.execute_notebooks $(NOTEBOOKS)
+
+# One-off, before committing a notebook (never in `make test` or CI): `make nbval`
+# under other CPUs' numeric paths, thread counts and without a compiler.
+nbval-variations: $(STAMP)
+	tools/nbval_variations.sh
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_lstm.py

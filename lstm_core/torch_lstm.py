@@ -23,43 +23,21 @@ Without a C++ compiler, or with LSTM_CORE_PURE_TORCH=1 in the environment, the
 pure-PyTorch Function below runs instead: same results, slower.
 """
 import math
-import os
-import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from . import cpu_kernel as _cpu_kernel
 from .numpy_lstm import PEEPHOLES, check_keys, lstm_layout
 
 NN_NAMES = {"W_ih": "weight_ih_l0", "W_hh": "weight_hh_l0", "b_ih": "bias_ih_l0",
             "b_hh": "bias_hh_l0"}
 
 
-_KERNEL = {}
-
-
 def cpu_kernel():
-    """The compiled CPU kernel for the peephole path, or None (see the module doc)."""
-    if os.environ.get("LSTM_CORE_PURE_TORCH") == "1":
-        return None
-    if "module" not in _KERNEL:
-        from torch.utils import cpp_extension
-        try:
-            _KERNEL["module"] = cpp_extension.load(
-                name="lstm_core_peephole_cpu",
-                sources=[str(Path(__file__).with_name("peephole_cpu.cpp"))],
-                extra_cflags=["-O3", "-ffast-math", "-march=native", "-fopenmp-simd"],
-                verbose=False)
-        except Exception as exc:      # no compiler, no ninja, no headers...
-            _KERNEL["module"] = None
-            reason = (str(exc).strip().splitlines() or [""])[-1]
-            warnings.warn("lstm_core: could not build the C++ kernel for LSTMs with "
-                          f"peepholes on the CPU ({type(exc).__name__}: {reason}); "
-                          "using the pure-PyTorch path (same results, slower)",
-                          RuntimeWarning, stacklevel=3)
-    return _KERNEL["module"]
+    """The compiled CPU kernel for the peephole path, or None (`lstm_core.cpu_kernel`)."""
+    return _cpu_kernel.load()
 
 
 class _FusedPeepholeLSTM(torch.autograd.Function):

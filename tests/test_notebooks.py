@@ -121,3 +121,52 @@ def test_markdown_is_split_where_slides_start():
                       "## Heading\n\n```python\n# a comment, not a heading\n```\n"
                       "```{exercise} Ex\n:label: ex-1\n```",
                       "```{solution} ex-1\nAnswer.\n```", "After."]
+
+
+MAX_SIGNIFICANT_DIGITS = 4
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+\.\d*|\.\d+)([eE][-+]?\d+)?(?![\w.])"
+                     r"|(?<![\w.])[-+]?\d+[eE][-+]?\d+(?![\w.])")
+
+
+def _significant_digits(token):
+    mantissa = re.split("[eE]", token.lstrip("+-"))[0]
+    return max(len(mantissa.replace(".", "").lstrip("0")), 1)
+
+
+def _checked_texts(cell):
+    """The text of each output nbval compares (streams, plain-text results, glue)."""
+    if "nbval-ignore-output" in cell["metadata"].get("tags", []):
+        return
+    for out in cell["outputs"]:
+        if out["output_type"] == "stream":
+            yield "".join(out["text"])
+        elif out["output_type"] in ("execute_result", "display_data"):
+            data = out["data"]
+            if not {"image/png", "text/html"} & set(data):
+                yield "".join(data.get("text/plain", ""))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
+def test_printed_numbers_are_short(path):
+    # A committed output is a promise that every reader's machine prints the same
+    # (README, "Outputs that reproduce"): no checked float, glued value included,
+    # with more than MAX_SIGNIFICANT_DIGITS digits. Parity errors are asserted
+    # bounds, not printed; chaotic values go in nbval-ignore-output cells.
+    for i, cell in enumerate(_code_cells(path)):
+        for text in _checked_texts(cell):
+            long = [m.group(0) for m in _NUMBER.finditer(text)
+                    if _significant_digits(m.group(0)) > MAX_SIGNIFICANT_DIGITS]
+            assert not long, (f"code cell {i} prints {long[:3]}: round to at most "
+                              f"{MAX_SIGNIFICANT_DIGITS} significant digits, to what "
+                              "holds on every machine")
+
+
+def test_the_digit_rule_can_fail():
+    cell = {"metadata": {}, "outputs": [
+        {"output_type": "stream", "name": "stdout", "text": "loss 0.12345, n 123456"},
+        {"output_type": "display_data", "data": {"text/plain": "'5.4108e+04'"}}]}
+    found = [m.group(0) for t in _checked_texts(cell) for m in _NUMBER.finditer(t)
+             if _significant_digits(m.group(0)) > MAX_SIGNIFICANT_DIGITS]
+    assert found == ["0.12345", "5.4108e+04"]        # integers are not floats
+    cell["metadata"]["tags"] = ["nbval-ignore-output"]
+    assert list(_checked_texts(cell)) == []

@@ -3,8 +3,6 @@
 All comparisons in float64 on the CPU (one optional CUDA test), tiny sizes, fixed
 seeds. Projection loss: sum(H * R) + sum(h_T * r_h) + sum(c_T * r_c).
 """
-import shutil
-
 import numpy as np
 import pytest
 import torch
@@ -14,6 +12,8 @@ from lstm_core import torch_lstm
 from lstm_core.numpy_lstm import (init_lstm, init_rnn, lstm_backward, lstm_forward,
                                   rnn_backward, rnn_forward)
 from lstm_core.torch_lstm import LSTM, NN_NAMES
+
+from kernel_helpers import require_kernel
 
 T, B, I, H = 5, 3, 4, 6
 TOL = {"rtol": 1e-10, "atol": 1e-10}
@@ -35,9 +35,7 @@ def cpu_path(request, monkeypatch):
         monkeypatch.setenv("LSTM_CORE_PURE_TORCH", "1")
         return "_PeepholeLSTMBackward"
     monkeypatch.delenv("LSTM_CORE_PURE_TORCH", raising=False)
-    if shutil.which("c++") is None or shutil.which("ninja") is None:
-        pytest.skip("no C++ compiler or ninja: the C++ kernel cannot be built here")
-    assert torch_lstm.cpu_kernel() is not None, "the C++ kernel failed to build"
+    require_kernel()
     return "_FusedPeepholeLSTMBackward"
 
 
@@ -334,34 +332,3 @@ def test_state_with_the_wrong_dtype_is_named():
 def test_empty_sequence_is_named():
     with pytest.raises(ValueError, match="at least one time step"):
         LSTM(3, 5)(torch.zeros(0, 2, 3))
-
-
-def test_float32_stays_at_float32_rounding(rng, data):
-    # The C++ kernel is built with -ffast-math: check float32 against float64.
-    params = make_params(rng, peepholes=True, forget_gate=True)
-    m64 = LSTM.from_numpy(params)
-    m32 = LSTM.from_numpy({k: v.astype(np.float32) for k, v in params.items()})
-    X = torch.from_numpy(data["X"])
-    out64, out32 = m64(X)[0], m32(X.float())[0]
-    out64.sum().backward()
-    out32.sum().backward()
-    assert (out32.double() - out64).abs().max() < 1e-5
-    for (name, p64), p32 in zip(m64.named_parameters(), m32.parameters()):
-        err = (p32.grad.double() - p64.grad).abs().max() / p64.grad.abs().max()
-        assert err < 1e-5, name
-
-
-def test_without_a_compiler_the_pure_torch_path_runs(rng, data, monkeypatch):
-    from torch.utils import cpp_extension
-
-    def no_compiler(**kwargs):
-        raise RuntimeError("Error building extension: c++ not found")
-
-    monkeypatch.delenv("LSTM_CORE_PURE_TORCH", raising=False)
-    monkeypatch.setattr(torch_lstm, "_KERNEL", {})
-    monkeypatch.setattr(cpp_extension, "load", no_compiler)
-    with pytest.warns(RuntimeWarning, match="c.. not found.*pure-PyTorch path"):
-        assert torch_lstm.cpu_kernel() is None
-    module = LSTM.from_numpy(make_params(rng, peepholes=True, forget_gate=True))
-    Hs, _ = module(torch.from_numpy(data["X"]))
-    assert type(Hs.grad_fn).__name__ == "_PeepholeLSTMBackward"
