@@ -5,7 +5,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(shell find chapters -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 
-.PHONY: book book-teacher slides test unit nbval nbval-variations execute bench clean venv
+.PHONY: book book-teacher slides test unit nbval nbval-variations execute bench clean venv lab
+
+# The book's Jupyter kernel: the notebooks name it (tools/notebook_setup.py sets it),
+# `make venv` installs it into .venv, nbval and `make execute` run it. Its own name,
+# not `python3`, so that a user's `python3` kernel elsewhere cannot stand in for it.
+KERNEL_NAME := lstm-book
+KERNEL_DISPLAY := Python 3 (lstm book)
 
 venv: $(STAMP)
 
@@ -15,7 +21,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
-	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (lstm book)" >/dev/null
+	rm -rf $(VENV)/share/jupyter/kernels/python3  # its former name, in older .venvs
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL_NAME) \
+		--display-name "$(KERNEL_DISPLAY)" >/dev/null
 	touch $(STAMP)
 
 # The student book: solutions hidden (hide_solutions in _config.yml). MathJax,
@@ -72,8 +80,23 @@ KERNEL := if $(PY) -m lstm_core.cpu_kernel; then path=; else \
 # Strict nbval (not --nbval-lax): every stored output must match a fresh run.
 nbval: $(STAMP)
 	@$(KERNEL); env $$path $(PY) -m pytest -q --nbval \
+		--nbval-kernel-name $(KERNEL_NAME) \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--nbval-cell-timeout=600 -p no:cacheprovider $(NOTEBOOKS)
+
+# JupyterLab on the book's folder, the file browser at chapters/, the book's kernel
+# the only one offered (ipykernel's own `python3` is hidden); it prints the URL to open (with its token) and opens a browser
+# where there is one. Ctrl-C twice stops it. LAB_DIR serves another copy of the book,
+# LAB_ARGS passes options (e.g. --no-browser, --port=8899); tests/test_lab.py runs it.
+LAB_DIR := $(CURDIR)
+LAB_ARGS :=
+lab: $(STAMP)
+	@$(KERNEL); echo "Starting JupyterLab on $(LAB_DIR), kernel \"$(KERNEL_DISPLAY)\": \
+	open the http://localhost:...?token=... URL printed below (Ctrl-C twice stops it)"; \
+	exec env $$path $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(LAB_DIR)" \
+		--LabApp.default_url=/lab/tree/chapters \
+		--MappingKernelManager.default_kernel_name=$(KERNEL_NAME) \
+		--KernelSpecManager.ensure_native_kernel=False $(LAB_ARGS)
 
 # Re-run every notebook in place, top to bottom in a fresh kernel (refreshes outputs).
 execute: $(STAMP)

@@ -3,7 +3,8 @@
 Usage: python -m tools.execute_notebooks chapters/part/topic.ipynb [...]
 
 Outputs and widget state are stored, so the book renders them and nbval checks
-them. This is how committed outputs are refreshed (`make execute`).
+them. Each runs on the book's kernel, `lstm-book` (installed by `make venv`), as
+nbval does. This is how committed outputs are refreshed (`make execute`).
 """
 import sys
 import time
@@ -12,11 +13,13 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from tools.notebook_setup import KERNELSPEC
+
 
 def execute(path):
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=900, kernel_name="python3",
+    client = NotebookClient(nb, timeout=900, kernel_name=KERNELSPEC["name"],
                             resources={"metadata": {"path": str(path.parent)}},
                             store_widget_state=True)
     start = time.perf_counter()

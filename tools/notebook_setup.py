@@ -2,6 +2,12 @@
 
 Usage: python -m tools.notebook_setup [--check] [chapters/part/topic.ipynb ...]
 
+- The notebook's kernelspec names the book's kernel, `lstm-book`, which
+  `make venv` installs into .venv (Makefile, KERNEL_NAME): its own name, so that
+  a `python3` kernel of another Python on the reader's machine cannot stand in
+  for it. Front ends without it (Colab, a hub without the book's kernel) fall
+  back to their Python 3 kernel.
+
 - The first cell, tagged `remove-cell` (so the book and the slides leave it out)
   and `colab-setup`, runs only on Google Colab: it clones the book's repository
   (the URL in _config.yml), installs `lstm_core` from it and moves to the
@@ -16,7 +22,8 @@ Usage: python -m tools.notebook_setup [--check] [chapters/part/topic.ipynb ...]
   skipped, anything else continues the current slide.
 
 Without --check the notebooks are rewritten in place; inserting the Colab cell
-shifts the execution counts, so run `make execute` afterwards. With --check
+shifts the execution counts, so run `make execute` afterwards (a kernelspec or
+slide_type change alone needs no re-run). With --check
 nothing is written and the exit status is 1 if any notebook is out of date.
 """
 import re
@@ -28,6 +35,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TAG = "colab-setup"
+# The same name and display name as KERNEL_NAME and KERNEL_DISPLAY in the Makefile.
+KERNELSPEC = {"display_name": "Python 3 (lstm book)", "language": "python",
+              "name": "lstm-book"}
 
 COLAB_CELL = '''\
 # Runs only on Google Colab (this cell is hidden in the book): fetch the book's
@@ -122,6 +132,9 @@ def slide_types(cells):
 def update(nb, path):
     """Bring nb up to date in place; return a list of what changed."""
     changes = []
+    if nb.metadata.get("kernelspec") != KERNELSPEC:
+        nb.metadata["kernelspec"] = dict(KERNELSPEC)
+        changes.append("kernelspec set")
     source = colab_source(path)
     first = nb.cells[0] if nb.cells else None
     if first is None or TAG not in first.metadata.get("tags", []):
@@ -158,7 +171,8 @@ def main(argv):
             if not check:
                 nbformat.write(nb, ROOT / path)
     if check and stale:
-        print("out of date: run `python -m tools.notebook_setup`, then `make execute`")
+        print("out of date: run `python -m tools.notebook_setup`, then `make execute` "
+              "if a Colab cell was added")
     return 1 if check and stale else 0
 
 
