@@ -84,16 +84,20 @@ nbval: $(STAMP)
 		--nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--nbval-cell-timeout=600 -p no:cacheprovider $(NOTEBOOKS)
 
-# JupyterLab on the book's folder, the file browser at chapters/, the book's kernel
-# the only one offered (ipykernel's own `python3` is hidden); it prints the URL to open (with its token) and opens a browser
-# where there is one. Ctrl-C twice stops it. LAB_DIR serves another copy of the book,
-# LAB_ARGS passes options (e.g. --no-browser, --port=8899); tests/test_lab.py runs it.
+# JupyterLab on the book's folder (LAB_DIR), its file browser at chapters/, new
+# notebooks on the book's kernel, ipykernel's built-in `python3` (the same Python)
+# hidden so that the launcher offers the book's kernel alone. It prints the URL to
+# open, with its token, and opens a browser where there is one; Ctrl-C twice stops
+# it. LAB_ARGS passes options (e.g. --no-browser, --port=8899); tests/test_lab.py
+# runs it on a copy of chapters/. As root (a container) it adds --allow-root, which
+# Jupyter asks for there.
 LAB_DIR := $(CURDIR)
 LAB_ARGS :=
 lab: $(STAMP)
-	@$(KERNEL); echo "Starting JupyterLab on $(LAB_DIR), kernel \"$(KERNEL_DISPLAY)\": \
+	@$(KERNEL); root=; [ "$$(id -u)" != 0 ] || root=--allow-root; \
+	echo "Starting JupyterLab on $(LAB_DIR), kernel \"$(KERNEL_DISPLAY)\": \
 	open the http://localhost:...?token=... URL printed below (Ctrl-C twice stops it)"; \
-	exec env $$path $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(LAB_DIR)" \
+	exec env $$path $(VENV)/bin/jupyter lab $$root --ServerApp.root_dir="$(LAB_DIR)" \
 		--LabApp.default_url=/lab/tree/chapters \
 		--MappingKernelManager.default_kernel_name=$(KERNEL_NAME) \
 		--KernelSpecManager.ensure_native_kernel=False $(LAB_ARGS)

@@ -20,7 +20,6 @@ Builds the book first if `_build/html/index.html` is missing (`make test` builds
 with `make book`). Without Chromium it skips, saying how to install it; with
 CI=true it fails instead. BOOK_ROOT=<folder> checks another built copy of the book.
 """
-import contextlib
 import functools
 import http.server
 import json
@@ -34,16 +33,12 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 import yaml
+from browser_helpers import chromium
+from browser_helpers import offline_tab as _offline_tab
 
 ROOT = Path(os.environ.get("BOOK_ROOT", Path(__file__).resolve().parents[1]))
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-# As root in a container: no sandbox, no GPU, and no background connections (which
-# this closed network refuses, and which are not the page's own requests).
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update",
-         "--disable-sync"]
 TIMEOUT_MS = 30_000
 
 
@@ -96,13 +91,6 @@ def _html_path(page):
     return f"{page}.html"  # index.html only redirects to the root page
 
 
-def _unavailable(reason):
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: the browser test must run)")
-    pytest.skip(f"{reason}. To run the browser test: sudo apt-get install chromium "
-                f"(Debian/Ubuntu), then `make test`")
-
-
 def _build_if_missing():
     if (HTML / "index.html").is_file():
         return
@@ -132,16 +120,8 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).is_file():
-        _unavailable(f"{CHROMIUM} is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the Python package playwright is missing (make venv)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 # Runs in the page once it has loaded: waits for MathJax and the widget manager,
@@ -183,32 +163,6 @@ _INSPECT = """async () => {
     solutions: document.querySelectorAll('.solution').length,
   };
 }"""
-
-
-@contextlib.contextmanager
-def _offline_tab(browser, blocked, errors):
-    """A new tab that aborts every request off 127.0.0.1 (listed in `blocked`)
-    and lists every JavaScript error and failed response in `errors`."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-
-    def route(r):
-        if urlsplit(r.request.url).hostname == "127.0.0.1":
-            r.continue_()
-        else:
-            blocked.append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
-    tab = context.new_page()
-    tab.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
-    tab.on("console", lambda msg: errors.append(f"console: {msg.text}")
-           if msg.type == "error" else None)
-    tab.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}")
-           if r.status >= 400 else None)
-    try:
-        yield tab
-    finally:
-        context.close()
 
 
 @pytest.fixture(scope="module")
