@@ -35,6 +35,11 @@ import pytest
 from browser_helpers import chromium, offline_tab
 from lab_server import make_lab
 
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:       # then the browser fixture skips (fails with CI=true)
+    PlaywrightTimeout = TimeoutError
+
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "_build" / "screenshots"
 sys.path.insert(0, str(ROOT))
@@ -101,34 +106,46 @@ def browser():
         yield browser
 
 
-# Waits until JupyterLab has opened the notebook and its kernel is idle.
-_OPENED = """async (path) => {
-  const sleep = ms => new Promise(r => setTimeout(r, ms));
-  while (!window.jupyterapp) await sleep(100);
+# Waits (at most `ms`) until JupyterLab shows the notebook at `path` and its
+# kernel is idle; returns the kernel's name and status as they are then.
+_OPENED = """async ([path, ms]) => {
+  const sleep = t => new Promise(r => setTimeout(r, t));
+  const end = Date.now() + ms;
+  while (!window.jupyterapp && Date.now() < end) await sleep(100);
+  if (!window.jupyterapp) return {path: null};
   await jupyterapp.restored;
   let panel;
-  while (!(panel = jupyterapp.shell.currentWidget) || !panel.context
-         || panel.context.path !== path || !panel.sessionContext)
+  while (Date.now() < end && (!(panel = jupyterapp.shell.currentWidget)
+         || !panel.context || panel.context.path !== path || !panel.sessionContext))
     await sleep(100);
+  if (!panel || !panel.context || panel.context.path !== path) return {path: null};
   await panel.context.ready;
-  await panel.sessionContext.ready;
   const ctx = panel.sessionContext;
-  while (!ctx.session || !ctx.session.kernel || ctx.session.kernel.status !== 'idle')
+  const kernel = () => ctx.session && ctx.session.kernel;
+  while (Date.now() < end && !(kernel() && kernel().status === 'idle'))
     await sleep(100);
-  return {kernel: ctx.session.kernel.name, path: panel.context.path,
-          cells: panel.content.model.cells.length};
+  return {path, kernel: kernel() ? kernel().name : null,
+          status: kernel() ? kernel().status : 'no kernel',
+          wanted: ctx.kernelPreference.name};
+}"""
+# Counts the cells the kernel starts (its execute_input messages) from now on.
+_COUNT_STARTS = """() => {
+  const kernel = jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  window.labTestStarted = 0;
+  kernel.iopubMessage.connect((_, msg) => {
+    if (msg.header.msg_type === 'execute_input') window.labTestStarted++;
+  });
 }"""
 # Progress of "Run All Cells" (from the notebook's model) and every error output.
 _PROGRESS = """() => {
   const panel = jupyterapp.shell.currentWidget, cells = panel.content.model.cells;
-  let code = 0, ran = 0, queued = 0;
+  let code = 0, ran = 0;
   const errors = [];
   for (let i = 0; i < cells.length; i++) {
     const cell = cells.get(i);
     if (cell.type !== 'code') continue;
     code++;
     if (cell.executionCount !== null) ran++;
-    if (cell.executionState === 'running') queued++;
     const tags = cell.getMetadata('tags') || [];
     for (let j = 0; j < cell.outputs.length; j++) {
       const out = cell.outputs.get(j).toJSON();
@@ -136,7 +153,7 @@ _PROGRESS = """() => {
         errors.push(`cell ${i}: ${out.ename}: ${out.evalue}`);
     }
   }
-  return {code, ran, queued, errors,
+  return {code, ran, started: window.labTestStarted, errors,
           kernel: panel.sessionContext.session.kernel.status};
 }"""
 # Scrolls to the cell whose source contains `marker` and tags its node.
@@ -174,14 +191,17 @@ print([w.continuous_update for w in {sliders}])
 
 
 def _run_all(tab, name):
-    """Run > Run All Cells; returns the seconds it took."""
+    """Run > Run All Cells; returns the seconds it took. Done when the kernel
+    has started every code cell, each shows its execution count and the kernel
+    is idle (the stored counts, before the run, do not count)."""
+    tab.evaluate(_COUNT_STARTS)
     tab.get_by_role("menuitem", name="Run", exact=True).click()
     tab.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     start = time.perf_counter()
     while True:
         state = tab.evaluate(_PROGRESS)
         assert not state["errors"], f"{name}: cells show errors: {state['errors']}"
-        if (state["ran"] == state["code"] and not state["queued"]
+        if (state["started"] == state["code"] == state["ran"]
                 and state["kernel"] == "idle"):
             return time.perf_counter() - start
         assert time.perf_counter() - start < RUN_ALL_S, \
@@ -215,10 +235,13 @@ def test_chapter_runs_and_its_widget_redraws(browser, lab, name):
         assert url != printed, printed
         tab.goto(url, wait_until="load", timeout=OPEN_MS)
         tab.set_default_timeout(OPEN_MS)
-        opened = tab.evaluate(_OPENED, name)
+        opened = tab.evaluate(_OPENED, [name, OPEN_MS])
         record["open_s"] = round(time.perf_counter() - start, 1)
+        assert opened["path"] == name, f"JupyterLab did not open {name}"
         assert opened["kernel"] == KERNELSPEC["name"], \
-            f"{name} runs on the kernel {opened['kernel']!r}, not the book's"
+            f"{name} runs on the kernel {opened['kernel']!r}, not the book's " \
+            f"(the notebook asks for {opened['wanted']!r}; {opened['status']})"
+        assert opened["status"] == "idle", f"{name}: the kernel is {opened['status']}"
 
         record["run_all_s"] = round(_run_all(tab, name), 1)
         index = tab.evaluate(_FIND_CELL, spec["cell"])
@@ -243,10 +266,17 @@ def test_chapter_runs_and_its_widget_redraws(browser, lab, name):
         before = image.first.get_attribute("src")
         value = slider.locator(".widget-readout").inner_text()
         released = _drag_to_end(tab, slider)
-        tab.wait_for_function(
-            "([out, src]) => { const imgs = out.querySelectorAll('img');"
-            " return imgs.length === 1 && imgs[0].src !== src && imgs[0].complete; }",
-            arg=[output.element_handle(), before], polling=20, timeout=REDRAW_MS)
+        try:
+            tab.wait_for_function(
+                "([out, src]) => { const imgs = out.querySelectorAll('img');"
+                " return imgs.length === 1 && imgs[0].src !== src"
+                " && imgs[0].complete; }",
+                arg=[output.element_handle(), before], polling=20, timeout=REDRAW_MS)
+        except PlaywrightTimeout:
+            cell.screenshot(path=str(SHOTS / f"{shot}__after.png"))
+            pytest.fail(f"{name}: the figure did not change in {REDRAW_MS} ms after "
+                        f"dragging {spec['slider']} (now "
+                        f"{slider.locator('.widget-readout').inner_text()})")
         record["redraw_seen_s"] = round(time.perf_counter() - released, 2)
         moved = slider.locator(".widget-readout").inner_text()
         assert moved != value, f"{name}: the slider {spec['slider']} did not move"
