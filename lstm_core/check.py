@@ -31,6 +31,8 @@ def _close(a, b):
 
 
 def _call(name, fn, *args):
+    if not callable(fn):
+        raise TypeError(f"fn must be your function (callable), got {type(fn).__name__}")
     try:
         return fn(*args)
     except Exception as err:  # the reader's code: report any error in its terms
@@ -39,8 +41,25 @@ def _call(name, fn, *args):
                          f"shapes {shapes}; W_ih is (4H, I), W_hh (4H, H))") from err
 
 
+def _numbers(name, a):
+    """a as a float64 array, or a CheckError saying why it is not real numbers."""
+    try:
+        raw = np.asarray(a)
+    except Exception as err:  # ragged lists and the like
+        raise CheckError(f"{name} is not an array of numbers: {err}") from err
+    if np.iscomplexobj(raw):
+        raise CheckError(f"{name} has complex values ({raw.dtype}); an LSTM computes "
+                         "real numbers")
+    if not (np.issubdtype(raw.dtype, np.number) or raw.dtype == bool):
+        raise CheckError(f"{name} must hold numbers, got dtype {raw.dtype}")
+    a = raw.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise CheckError(f"{name} holds NaN or infinite values")
+    return a
+
+
 def _as_array(name, a, shape):
-    a = np.asarray(a, dtype=np.float64)
+    a = _numbers(name, a)
     if a.shape != shape:
         hint = " (transposed?)" if a.shape == shape[::-1] else ""
         raise CheckError(f"{name} has shape {a.shape}, expected {shape}{hint}")
@@ -253,9 +272,9 @@ def _backward_problems(fn, T, rng, peepholes):
         got = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
         raise CheckError(f"the gradients must be a dict with the keys of params, "
                          f"{sorted(ref_grads)}; got {got}")
-    problems = [_compare_grad(f"d{k}", np.asarray(grads[k], np.float64), ref_grads[k])
+    problems = [_compare_grad(f"d{k}", _numbers(f"d{k}", grads[k]), ref_grads[k])
                 for k in ref_grads]
-    problems += [_compare_grad(k, np.asarray(v, np.float64), ref)
+    problems += [_compare_grad(k, _numbers(k, v), ref)
                  for (k, v), ref in zip(others.items(), ref_others)]
     return [m for m in problems if m]
 
@@ -297,7 +316,7 @@ def check_windows(fn, time_major=False, seed=0):
                       ts[k:, None]))
     for ts, k, ref_X, ref_y in cases:
         X, y = _call("your window maker", fn, ts.copy(), k)
-        X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+        X, y = _numbers("windows: X", X), _numbers("windows: y", y)
         want = (k, len(ref_y), 1) if time_major else (len(ref_y), k)
         n_got = len(y) if y.ndim else 0
         if n_got != len(ref_y):

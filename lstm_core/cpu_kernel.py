@@ -164,7 +164,7 @@ def _load():
               flush=True)
     else:
         print("lstm_core: compiling the C++ kernel for LSTMs with peepholes (once per "
-              "machine and torch version, about 30 s)...", file=sys.stderr, flush=True)
+              "machine and torch version, about 30 s on an idle machine)...", file=sys.stderr, flush=True)
     start = time.monotonic()
     try:
         proc = subprocess.run([sys.executable, "-m", "lstm_core.cpu_kernel",

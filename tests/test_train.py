@@ -184,7 +184,7 @@ def test_bad_config_is_named(rng, change, match):
 
 @pytest.mark.parametrize("X,Y,mask,match", [
     (np.zeros((5, 4)), np.zeros((4, 1)), None, "X must"),
-    (np.zeros((5, 4, 1)), np.zeros((3, 1)), None, "N=4"),
+    (np.zeros((5, 4, 1)), np.zeros((3, 1)), None, r"\(4, O\)"),
     (np.zeros((5, 4, 1)), np.zeros((5, 3, 1)), None, r"\(5, 4, O\)"),
     (np.zeros((5, 4, 1)), np.zeros((5, 4, 1)), np.ones((5, 3)), "mask"),
     (np.zeros((5, 4, 1)), [[0.0]] * 4, None, "Y must"),
