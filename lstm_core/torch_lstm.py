@@ -21,6 +21,9 @@ fused, vectorised loop for the gates), compiled with torch.utils.cpp_extension t
 first time it is needed (about half a minute, cached under ~/.cache/torch_extensions).
 Without a C++ compiler, or with LSTM_CORE_PURE_TORCH=1 in the environment, the
 pure-PyTorch Function below runs instead: same results, slower.
+
+The LSTM variants of Greff et al. 2017 and the GRU are in `lstm_core.torch_variants`
+(`LSTMVariant`, `GRU`); `SequenceModel` below builds any of them.
 """
 import math
 
