@@ -161,8 +161,8 @@ def main():
                   "headline": {"size": HEADLINE, "rows": headline}, "grid": grid,
                   "peak_memory_bytes": memory,
                   "targets": [{"target": t, "ok": ok} for t, ok in checks]}
-        with open(args.save, "w") as f:
-            json.dump(result, f, indent=1)
+        from lstm_core.io import atomic_write
+        atomic_write(args.save, json.dumps(result, indent=1))   # never half-written
         print(f"saved {args.save}")
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from . import numpy_lstm
+from . import validate as V
 from .torch_lstm import LSTM
 
 IMPLEMENTATIONS = ("numpy", "torch_lstm", "torch_lstm_peepholes", "nn.LSTM",
@@ -28,6 +29,7 @@ IMPLEMENTATIONS = ("numpy", "torch_lstm", "torch_lstm_peepholes", "nn.LSTM",
 
 def lstm_flops(T, B, I, H):
     """Matrix-product FLOPs of forward plus backward (backward = 2 x forward)."""
+    T, B, I, H = (V.positive_int(n, v) for n, v in zip("TBIH", (T, B, I, H)))
     return 3 * 2 * T * B * 4 * H * (I + H)
 
 
@@ -56,6 +58,8 @@ def make_runner(name, T, B, I, H, *, device="cpu", dtype=torch.float32, seed=0):
     """A zero-argument function running forward + backward once (synchronised)."""
     if name not in IMPLEMENTATIONS:
         raise ValueError(f"name must be one of {IMPLEMENTATIONS}, got {name!r}")
+    T, B, I, H = (V.positive_int(n, v) for n, v in zip("TBIH", (T, B, I, H)))
+    V.torch_dtype("dtype", dtype)
     if name == "numpy" and torch.device(device).type != "cpu":
         raise ValueError(f"the numpy implementation runs on the CPU, not {device}")
     torch.manual_seed(seed)
@@ -91,6 +95,14 @@ def time_interleaved(runners, repeats=5, warmup=1):
     NumPy's BLAS threads still spinning on the second core, torch's threads
     asleep) does not always hit the same neighbour.
     """
+    if not isinstance(runners, dict) or not runners:
+        raise TypeError(f"runners must be a non-empty dict {{name: function}}, got "
+                        f"{V.describe(runners)}")
+    for name, run in runners.items():
+        if not callable(run):
+            raise TypeError(f"runners[{name!r}] must be callable, got {V.describe(run)}")
+    repeats = V.positive_int("repeats", repeats)
+    warmup = V.nonnegative_int("warmup", warmup)
     names = list(runners)
     for _ in range(warmup):
         for run in runners.values():
@@ -110,6 +122,8 @@ def matmul_peak(device="cpu", dtype=torch.float32, n=1024, repeats=30):
     The best of many runs after a warm-up, so a busy moment of the machine lowers
     it less (a reading that is too low makes fractions of it exceed 100 %).
     """
+    n, repeats = V.positive_int("n", n), V.positive_int("repeats", repeats)
+    V.torch_dtype("dtype", dtype)
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(3):

@@ -1,7 +1,7 @@
 """Self-checks for the book's coding exercises: your function against the reference.
 
 Each `check_*` calls the reader's function on a few random float64 inputs, compares
-it with `numpy_lstm` or `data`, prints one line if it agrees and otherwise raises
+it with `numpy_lstm`, `gru` or `data`, prints one line if it agrees and otherwise raises
 `CheckError` saying what is wrong (which output, which gate, which gradient, which
 shape), without showing the code of the answer. The diagnosis compares the result
 with known mistakes (gates read in another order, a sigmoid for a tanh, a missing
@@ -30,17 +30,36 @@ def _close(a, b):
     return a.shape == b.shape and np.allclose(a, b, rtol=RTOL, atol=ATOL)
 
 
-def _call(name, fn, *args):
+def _call(name, fn, *args, hint="W_ih is (4H, I), W_hh (4H, H)"):
+    if not callable(fn):
+        raise TypeError(f"fn must be your function (callable), got {type(fn).__name__}")
     try:
         return fn(*args)
     except Exception as err:  # the reader's code: report any error in its terms
         shapes = ", ".join(f"{np.shape(a)}" for a in args if isinstance(a, np.ndarray))
         raise CheckError(f"{name} raised {type(err).__name__}: {err}\n(inputs had "
-                         f"shapes {shapes}; W_ih is (4H, I), W_hh (4H, H))") from err
+                         f"shapes {shapes}; {hint})") from err
+
+
+def _numbers(name, a):
+    """a as a float64 array, or a CheckError saying why it is not real numbers."""
+    try:
+        raw = np.asarray(a)
+    except Exception as err:  # ragged lists and the like
+        raise CheckError(f"{name} is not an array of numbers: {err}") from err
+    if np.iscomplexobj(raw):
+        raise CheckError(f"{name} has complex values ({raw.dtype}); an LSTM computes "
+                         "real numbers")
+    if not (np.issubdtype(raw.dtype, np.number) or raw.dtype == bool):
+        raise CheckError(f"{name} must hold numbers, got dtype {raw.dtype}")
+    a = raw.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise CheckError(f"{name} holds NaN or infinite values")
+    return a
 
 
 def _as_array(name, a, shape):
-    a = np.asarray(a, dtype=np.float64)
+    a = _numbers(name, a)
     if a.shape != shape:
         hint = " (transposed?)" if a.shape == shape[::-1] else ""
         raise CheckError(f"{name} has shape {a.shape}, expected {shape}{hint}")
@@ -188,7 +207,8 @@ def check_rnn_step(fn, seed=0):
         x, h = rng.normal(size=(B, I)), rng.normal(size=(B, H))
         p = {k: 2.0 * v for k, v in numpy_lstm.init_rnn(I, H, rng=rng).items()}
         got = _as_array("h_t", _call("your RNN step", fn, x.copy(), h.copy(),
-                                     {k: v.copy() for k, v in p.items()}), (B, H))
+                                     {k: v.copy() for k, v in p.items()},
+                                     hint="W_ih is (H, I), W_hh (H, H)"), (B, H))
         a_x, a_h = x @ p["W_ih"].T + p["b_ih"], h @ p["W_hh"].T + p["b_hh"]
         if _close(got, np.tanh(a_x + a_h)):
             continue
@@ -207,6 +227,18 @@ def check_rnn_step(fn, seed=0):
         raise CheckError(f"RNN step: h_t is wrong (largest error "
                          f"{np.abs(got - np.tanh(a_x + a_h)).max():.2g})")
     print("RNN step OK: h_t matches the reference on 4 random inputs")
+
+
+# ----------------------------------------------------------------------------- GRU
+
+def check_gru_step(fn, seed=0):
+    """fn(x_t (B, I), h_prev (B, H), params) -> h_t (B, H), torch.nn.GRU's step.
+
+    Compared with `gru.gru_step` on random inputs; the diagnosis (gate order,
+    reset before or after the hidden product, z or 1 - z...) is in `check_gru`.
+    """
+    from .check_gru import check_gru_step as check    # it imports this module
+    check(fn, seed)
 
 
 # ----------------------------------------------------------------------------- backward
@@ -253,9 +285,9 @@ def _backward_problems(fn, T, rng, peepholes):
         got = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
         raise CheckError(f"the gradients must be a dict with the keys of params, "
                          f"{sorted(ref_grads)}; got {got}")
-    problems = [_compare_grad(f"d{k}", np.asarray(grads[k], np.float64), ref_grads[k])
+    problems = [_compare_grad(f"d{k}", _numbers(f"d{k}", grads[k]), ref_grads[k])
                 for k in ref_grads]
-    problems += [_compare_grad(k, np.asarray(v, np.float64), ref)
+    problems += [_compare_grad(k, _numbers(k, v), ref)
                  for (k, v), ref in zip(others.items(), ref_others)]
     return [m for m in problems if m]
 
@@ -297,7 +329,7 @@ def check_windows(fn, time_major=False, seed=0):
                       ts[k:, None]))
     for ts, k, ref_X, ref_y in cases:
         X, y = _call("your window maker", fn, ts.copy(), k)
-        X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+        X, y = _numbers("windows: X", X), _numbers("windows: y", y)
         want = (k, len(ref_y), 1) if time_major else (len(ref_y), k)
         n_got = len(y) if y.ndim else 0
         if n_got != len(ref_y):

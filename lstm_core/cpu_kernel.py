@@ -158,34 +158,63 @@ def _load():
         _warn(f"ninja was not found; {HINT}")
         return None
     folder.parent.mkdir(parents=True, exist_ok=True)
-    if _busy(folder):
+    lock = _Lock(_lock_path(folder))
+    try:
+        return _build_locked(folder, lock, env)
+    finally:
+        lock.file.close()                  # releases the lock (the build has ended)
+
+
+def _build_locked(folder, lock, env):
+    """Take the build lock (waiting for another builder), then build if needed."""
+    if not lock.acquire(0):
         print(f"lstm_core: waiting for another process that is compiling the C++ "
               f"kernel into {folder} (at most {WAIT_S // 60} min)...", file=sys.stderr,
               flush=True)
-    else:
-        print("lstm_core: compiling the C++ kernel for LSTMs with peepholes (once per "
-              "machine and torch version, about 30 s)...", file=sys.stderr, flush=True)
+        if not lock.acquire(WAIT_S):
+            _warn(f"another process has been compiling it for over {WAIT_S} s")
+            return None
+        if (folder / "complete").exists():                 # its build succeeded
+            return _import_or_warn(folder)
+    if (folder / "failed").exists():
+        _warn(f"its build failed, see {folder / 'build.log'}")
+        return None
+    print("lstm_core: compiling the C++ kernel for LSTMs with peepholes (once per "
+          "machine and torch version, about 30 s on an idle machine)...",
+          file=sys.stderr, flush=True)
     start = time.monotonic()
+    # The build process shares our lock (the same open file): if we are killed
+    # while it compiles, it keeps the lock until it ends, so no second build can
+    # start in the same folder meanwhile.
+    fd = lock.file.fileno()
+    if os.name == "nt":                    # no shared locks there: the child takes it
+        lock.release()
     try:
         proc = subprocess.run([sys.executable, "-m", "lstm_core.cpu_kernel",
-                               str(folder)], capture_output=True, text=True,
-                              timeout=WAIT_S + BUILD_S, env=env,
-                              cwd=str(SOURCE.parent.parent))
+                               str(folder), str(fd) if os.name != "nt" else ""],
+                              capture_output=True, text=True, timeout=BUILD_S,
+                              env=env, cwd=str(SOURCE.parent.parent),
+                              pass_fds=(fd,) if os.name != "nt" else ())
     except subprocess.TimeoutExpired:
-        _warn(f"the build did not finish within {WAIT_S + BUILD_S} s")
+        _warn(f"the build did not finish within {BUILD_S} s")
         return None
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         _warn(f"the build failed: {last}; log in {folder / 'build.log'}")
         return None
+    module = _import_or_warn(folder)
+    if module is not None:
+        print(f"lstm_core: kernel ready ({time.monotonic() - start:.0f} s)",
+              file=sys.stderr, flush=True)
+    return module
+
+
+def _import_or_warn(folder):
     try:
-        module = _import(folder)
+        return _import(folder)
     except ImportError as exc:
         _warn(f"the built module did not load: {exc}")
         return None
-    print(f"lstm_core: kernel ready ({time.monotonic() - start:.0f} s)",
-          file=sys.stderr, flush=True)
-    return module
 
 
 def _build_env():
@@ -223,13 +252,25 @@ class _Lock:
                     return False
                 time.sleep(0.5)
 
+    def release(self):
+        if os.name == "nt":
+            import msvcrt
+            self.file.seek(0)
+            msvcrt.locking(self.file.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+            fcntl.flock(self.file, fcntl.LOCK_UN)
 
-def _build(folder):
-    """Build into folder under the lock (the child process). Exit status 0: built."""
+
+def _build(folder, inherited_lock=False):
+    """Build into folder under the lock (the child process). Exit status 0: built.
+
+    With inherited_lock the parent holds the lock for us (on the same open file);
+    otherwise (Windows, or a direct call) we take it here."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    lock = _Lock(_lock_path(folder))
-    if not lock.acquire(WAIT_S):
+    lock = None if inherited_lock else _Lock(_lock_path(folder))   # kept open
+    if lock is not None and not lock.acquire(WAIT_S):
         print(f"another process has been building {folder} for over {WAIT_S} s",
               file=sys.stderr)
         return 3
@@ -266,7 +307,7 @@ def _main(argv):
     exit status 0 if it loads, 1 if the pure-PyTorch path would run. With a folder
     argument: the build process itself (see `_load`)."""
     if argv:
-        return _build(argv[0])
+        return _build(argv[0], inherited_lock=len(argv) > 1 and argv[1] != "")
     module = load()
     if module is None:
         print("lstm_core: the C++ kernel is not available here; peephole LSTMs run "

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import validate as V
+
 SYMBOLS = "BTSXPVE"
 _INDEX = {symbol: k for k, symbol in enumerate(SYMBOLS)}
 
@@ -174,6 +176,7 @@ def encode_strings(strings, embedded=True, dtype=np.float64):
         raise TypeError(f"strings must be a list of str, got {type(strings).__name__}")
     if len(strings) == 0:
         raise ValueError("strings must be a non-empty list of str, got an empty one")
+    dtype = V.float_dtype("dtype", dtype)
     sets = [_grammar_next(s, embedded, f"strings[{b}]") for b, s in enumerate(strings)]
     T, B = max(len(s) for s in strings) - 1, len(strings)
     X = np.zeros((T, B, len(SYMBOLS)), dtype=dtype)  # (T, B, 7)
@@ -199,7 +202,10 @@ def second_to_last_step(strings):
 
 def decode(onehot):
     """String of the symbols in one-hot rows (T, 7); all-zero (padding) rows skip."""
-    onehot = np.asarray(onehot)
+    if not isinstance(onehot, np.ndarray) or not (
+            np.issubdtype(onehot.dtype, np.number) or onehot.dtype == bool):
+        raise TypeError(f"onehot must be a NumPy array of numbers, got "
+                        f"{V.describe(onehot)}")
     if onehot.ndim != 2 or onehot.shape[1] != len(SYMBOLS):
         raise ValueError(f"onehot must have shape (T, 7), got {onehot.shape}")
     return "".join(SYMBOLS[k] for k, row in zip(onehot.argmax(1), onehot) if row.any())
@@ -218,6 +224,7 @@ def encode_stream(s, dtype=np.float64):
     X is the one-hot of s[:-1]; Y the multi-hot of the legal next symbols,
     which after each string's final E is {B}.
     """
+    dtype = V.float_dtype("dtype", dtype)
     sets = _legal_next(_STREAM, "start", "end", "s", s)
     X = np.zeros((len(s) - 1, 1, len(SYMBOLS)), dtype=dtype)  # (T, 1, 7)
     Y = np.zeros_like(X)  # (T, 1, 7)
@@ -255,10 +262,12 @@ def sine_windows(n_points=50, x_range=(-10.0, 10.0), look_back=5, train_ratio=0.
             f"look_back must be a positive int smaller than n_points ({n_points}), "
             f"got {look_back}"
         )
-    if len(x_range) != 2 or not x_range[0] < x_range[1]:
+    if not isinstance(x_range, (tuple, list)) or len(x_range) != 2:
+        raise TypeError(f"x_range must be a pair (low, high), got {V.describe(x_range)}")
+    low, high = (V.number(f"x_range[{k}]", v) for k, v in enumerate(x_range))
+    if not low < high:
         raise ValueError(f"x_range must be (low, high) with low < high, got {x_range}")
-    if not 0.0 < train_ratio < 1.0:
-        raise ValueError(f"train_ratio must lie in (0, 1), got {train_ratio}")
+    V.number("train_ratio", train_ratio, low=0, high=1, low_open=True, high_open=True)
     x = np.linspace(x_range[0], x_range[1], n_points)  # (n_points,)
     y = np.sin(x)  # (n_points,)
     n_windows = n_points - look_back
@@ -292,11 +301,9 @@ def sine_waves(n_waves=100, length=1000, period=20.0, rng=None, dtype=np.float64
     """
     _check_pos_int("n_waves", n_waves)
     _check_pos_int("length", length)
-    if isinstance(period, bool) or not isinstance(period, (int, float, np.number)):
-        raise TypeError(f"period must be a number, got {type(period).__name__}")
-    if not period > 0:
-        raise ValueError(f"period must be a positive number, got {period}")
+    period = V.number("period", period, low=0, low_open=True)
     _check_rng(rng)
+    dtype = V.float_dtype("dtype", dtype)
     k = max(int(4 * period), 1)
     shifts = rng.integers(-k, k, n_waves)  # (n_waves,)
     t = np.arange(length)[:, None] + shifts  # (length, n_waves)
@@ -324,6 +331,7 @@ def two_sequences(p, n, rng, dtype=np.float64):
     _check_pos_int("p", p)
     _check_pos_int("n", n)
     _check_rng(rng)
+    dtype = V.float_dtype("dtype", dtype)
     labels = p - 1 + rng.integers(2, size=n)  # x (p - 1) or y (p)
     X = np.zeros((p, n, p + 1), dtype=dtype)  # (p, n, p + 1)
     X[0, np.arange(n), labels] = 1.0

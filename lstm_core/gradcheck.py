@@ -20,6 +20,8 @@ HIPS/autograd's ``check_grads`` (central differences, random-direction checks).
 """
 import numpy as np
 
+from . import validate as V
+
 
 def _require_float64(x, name):
     if not isinstance(x, np.ndarray) or x.dtype != np.float64:
@@ -28,7 +30,13 @@ def _require_float64(x, name):
                         "differences in float32 are swamped by rounding error")
 
 
-def _check_matching(params, grads):
+def _check_matching(params, grads, loss_fn=None):
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a function of no arguments, got "
+                        f"{V.describe(loss_fn)}")
+    if not isinstance(params, dict) or not isinstance(grads, dict):
+        raise TypeError(f"params and grads must be dicts of arrays, got "
+                        f"{V.describe(params)} and {V.describe(grads)}")
     missing = sorted(set(params) - set(grads))
     extra = sorted(set(grads) - set(params))
     if missing or extra:
@@ -59,7 +67,10 @@ def numerical_grad(f, x, eps=1e-6):
 
     ``x`` is perturbed in place one entry at a time and restored afterwards.
     """
+    if not callable(f):
+        raise TypeError(f"f must be a function of no arguments, got {V.describe(f)}")
     _require_float64(x, "x")
+    eps = V.number("eps", eps, low=0, low_open=True)
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         grad[idx] = _central_diff(f, x, idx, eps)
@@ -67,12 +78,22 @@ def numerical_grad(f, x, eps=1e-6):
 
 
 def rel_error(a, b):
-    """Largest elementwise ``|a - b| / max(|a| + |b|, 1e-12)``."""
+    """Largest elementwise ``|a - b| / max(|a| + |b|, 1e-12)``.
+
+    Infinite if either holds NaN or infinity, so that a check ``err < tol`` fails
+    on a broken gradient or loss instead of passing (NaN compares false).
+    """
+    for name, x in (("a", a), ("b", b)):
+        if np.iscomplexobj(x):
+            raise TypeError(f"rel_error compares real numbers; {name} is complex "
+                            f"({V.describe(x)})")
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"rel_error needs equal shapes, got {a.shape} and {b.shape}")
     if a.size == 0:
         return 0.0
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("inf")
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-12)))
 
 
@@ -82,11 +103,10 @@ def check_grads(loss_fn, params, grads, eps=1e-6, max_checks=None, rng=None):
     With ``max_checks`` (an int), only that many random entries of each array are
     checked, drawn with ``rng`` (a ``np.random.Generator``, required then).
     """
-    _check_matching(params, grads)
+    _check_matching(params, grads, loss_fn)
+    eps = V.number("eps", eps, low=0, low_open=True)
     if max_checks is not None:
-        if not isinstance(max_checks, int) or max_checks < 1:
-            raise ValueError(f"max_checks must be a positive int or None, "
-                             f"got {max_checks!r}")
+        V.positive_int("max_checks", max_checks)
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a np.random.Generator when max_checks is "
                             f"set, got {type(rng).__name__}")
@@ -108,7 +128,9 @@ def directional_check(loss_fn, params, grads, rng, eps=1e-6):
 
     Compares ``(L(p + eps d) - L(p - eps d)) / 2 eps`` with ``sum(g * d)``.
     """
-    _check_matching(params, grads)
+    _check_matching(params, grads, loss_fn)
+    V.generator("rng", rng)
+    eps = V.number("eps", eps, low=0, low_open=True)
     d = {name: rng.standard_normal(x.shape) for name, x in params.items()}
     norm = np.sqrt(sum(np.sum(v ** 2) for v in d.values()))
     d = {name: v / norm for name, v in d.items()}

@@ -8,23 +8,69 @@ A parameter file is a plain ``.npz`` (NumPy's zip of ``.npy`` arrays) holding
 each array under its name plus two reserved entries: ``__format__`` (the int
 ``FORMAT_VERSION``) and ``__meta__`` (a JSON string as a 0-d unicode array), so
 ``np.load(..., allow_pickle=False)`` reads everything. Files are written to a
-temporary file in the same directory and moved into place with ``os.replace``,
-so a crash never leaves a half-written file under the real name.
+temporary file in the same directory (created with mode 0o666, which the OS
+reduces by the process's umask, as for any new file; the umask itself is never
+changed, so threads cannot race on it), flushed to disk, moved into place with
+``os.replace``, and the directory is synced, so a crash never leaves a
+half-written file under the real name. Loading checks every array as saving
+does: a file that ``save_params`` would refuse to write is refused on reading.
 
 References: NumPy's ``.npy``/``.npz`` format (NEP 1, ``numpy.lib.format``);
 PyTorch's ``torch.load(weights_only=True)`` for checkpoints of tensors only.
 """
+import io
 import json
 import os
 import pickle
-import tempfile
+import secrets
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from . import validate as V
+
 FORMAT_VERSION = 1
 _READ_ERRORS = (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError)
+
+
+def atomic_write(path, data):
+    """Write bytes or str to path atomically (see the module doc); returns path."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or pathlib.Path, got {V.describe(path)}")
+    if isinstance(data, str):
+        data = data.encode()
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError(f"data must be bytes or str, got {V.describe(data)}")
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(tmp, flags, 0o666)
+    except PermissionError as err:
+        raise PermissionError(f"no permission to write {str(path)!r} (a temporary "
+                              f"file in {str(path.parent)!r} is needed): {err}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder):
+    if os.name == "nt":                      # directories cannot be opened there
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _npz_path(path):
@@ -53,15 +99,7 @@ def _check_params(params):
         if name in ("file", "allow_pickle"):
             raise ValueError(f"params key {name!r} clashes with an argument of "
                              "np.savez; rename it")
-        if not isinstance(value, np.ndarray):
-            raise TypeError(f"params[{name!r}] must be a numpy array, "
-                            f"got {type(value).__name__}")
-        if not np.issubdtype(value.dtype, np.floating):
-            raise TypeError(f"params[{name!r}] must be a floating-point array, "
-                            f"got {value.dtype}")
-        if not np.all(np.isfinite(value)):
-            raise ValueError(f"params[{name!r}] must hold finite values, "
-                             "got NaN or inf")
+        V.array(f"params[{name!r}]", value, nonempty=False)
 
 
 def save_params(path, params, meta=None):
@@ -80,20 +118,9 @@ def save_params(path, params, meta=None):
         raise TypeError(f"meta must be JSON-serialisable, got {meta!r}: {err}") from err
     arrays = {**params, "__format__": np.array(FORMAT_VERSION),
               "__meta__": np.array(meta_json)}
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)                  # mkstemp makes 0600; use the usual mode
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write(path, buffer.getvalue())
 
 
 def _read_npz(path):
@@ -106,6 +133,8 @@ def _read_npz(path):
             return {name: data[name] for name in data.files}
     except FileNotFoundError:
         raise FileNotFoundError(f"no parameter file at {str(path)!r}") from None
+    except PermissionError as err:
+        raise PermissionError(f"no permission to read {str(path)!r}: {err}") from None
     except _READ_ERRORS as err:
         raise ValueError(f"{str(path)!r} is not a readable .npz parameter file "
                          f"(truncated or corrupt?): {err}") from err
@@ -116,7 +145,7 @@ def load_params(path, expected_keys=None):
 
     If ``expected_keys`` is given, the parameter names must match it exactly.
     """
-    arrays = _read_npz(path)
+    arrays = _read_npz(_npz_path(path))
     if "__format__" not in arrays:
         raise ValueError(f"{str(path)!r} was not written by save_params: "
                          "it has no '__format__' entry")
@@ -130,6 +159,11 @@ def load_params(path, expected_keys=None):
         raise ValueError(f"{str(path)!r} has an unreadable '__meta__' entry: "
                          f"{err}") from err
 
+    try:
+        _check_params(arrays)                # as save_params would have checked
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{str(path)!r} holds what save_params would not have "
+                         f"written: {err}") from None
     if expected_keys is not None:
         missing = sorted(set(expected_keys) - set(arrays))
         extra = sorted(set(arrays) - set(expected_keys))

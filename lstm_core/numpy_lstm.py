@@ -26,10 +26,14 @@ The tanh RNN (Elman 1990) is h_t = tanh(W_ih x_t + b_ih + W_hh h_prev + b_hh).
 Speed: all input projections are one matrix product over the whole sequence, and
 the backward pass collects the weight gradients in one product each after the loop
 over time; only the (B, H) x (H, 4H) recurrent product runs per step.
+
+Inputs are checked by `lstm_core.validate` (float32 or float64, one dtype for the
+parameters, inputs and states, finite, non-empty; shapes named in the message).
 """
 import numpy as np
 
-PEEPHOLES = ("w_ci", "w_cf", "w_co")
+from . import validate as V
+from .validate import PEEPHOLES, check_keys, lstm_layout, rnn_layout  # noqa: F401
 
 
 def sigmoid(z):
@@ -40,98 +44,15 @@ def sigmoid(z):
     return out
 
 
-# ----------------------------------------------------------------------------- checks
-
-def _check_array(name, a, ndim):
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
-    if not np.issubdtype(a.dtype, np.floating):
-        raise TypeError(f"{name} must have a floating dtype (float32 or float64), "
-                        f"got {a.dtype}")
-    if a.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return a
-
-
-def _check_shape(name, a, shape):
-    _check_array(name, a, len(shape))
-    if a.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
-
-
-def _check_size(name, n):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ValueError(f"{name} must be a positive int, got {n!r}")
-
-
-def _check_rng(rng):
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator "
-                        f"(np.random.default_rng(seed)), got {type(rng).__name__}")
-
-
-def check_keys(params, expected):
-    """Raise a ValueError naming the missing and extra keys of a parameter dict."""
-    if set(params) != set(expected):
-        raise ValueError(f"params must have exactly the keys {sorted(expected)}: missing "
-                         f"{sorted(set(expected) - set(params))}, extra "
-                         f"{sorted(set(params) - set(expected))}")
-
-
-def lstm_layout(params):
-    """Check an LSTM parameter dict; return (hidden_size, forget_gate, peepholes)."""
-    if not isinstance(params, dict):
-        raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
-    for key in ("W_hh", "W_ih"):
-        if key not in params:
-            raise ValueError(f"params is missing the key {key!r}, got keys {sorted(params)}")
-    W_hh = _check_array("params['W_hh']", params["W_hh"], 2)
-    hidden = W_hh.shape[1]
-    n_gates, rest = divmod(W_hh.shape[0], hidden)
-    if rest or n_gates not in (3, 4):
-        raise ValueError("params['W_hh'] must have shape (4H, H), or (3H, H) without a "
-                         f"forget gate, got {W_hh.shape}")
-    forget_gate = n_gates == 4
-    peep = [k for k in PEEPHOLES if k != "w_cf" or forget_gate]
-    peepholes = any(k in params for k in PEEPHOLES)
-    check_keys(params, {"W_ih", "W_hh", "b_ih", "b_hh"} | (set(peep) if peepholes
-                                                           else set()))
-    G = n_gates * hidden
-    _check_array("params['W_ih']", params["W_ih"], 2)
-    if params["W_ih"].shape[0] != G:
-        raise ValueError(f"params['W_ih'] must have {G} rows like W_hh, got shape "
-                         f"{params['W_ih'].shape}")
-    for key in ("b_ih", "b_hh"):
-        _check_shape(f"params[{key!r}]", params[key], (G,))
-    for key in peep if peepholes else ():
-        _check_shape(f"params[{key!r}]", params[key], (hidden,))
-    return hidden, forget_gate, peepholes
-
-
-def _check_input(X, W_ih):
-    _check_array("X", X, 3)
-    if X.shape[2] != W_ih.shape[1]:
-        raise ValueError(f"X must have shape (T, B, {W_ih.shape[1]}) to match W_ih, "
-                         f"got {X.shape}")
-
-
-def _initial(name, state, B, hidden, dtype):
-    if state is None:
-        return np.zeros((B, hidden), dtype)
-    _check_shape(name, state, (B, hidden))
-    return state
-
-
 # ----------------------------------------------------------------------------- LSTM
 
 def init_lstm(input_size, hidden_size, *, peepholes=False, forget_gate=True, rng,
               dtype=np.float64):
     """Parameters drawn from U(-1/sqrt(H), 1/sqrt(H)), as torch.nn.LSTM does."""
-    _check_size("input_size", input_size)
-    _check_size("hidden_size", hidden_size)
-    _check_rng(rng)
+    input_size = V.positive_int("input_size", input_size)
+    hidden_size = V.positive_int("hidden_size", hidden_size)
+    V.generator("rng", rng)
+    dtype = V.float_dtype("dtype", dtype)
     G = (4 if forget_gate else 3) * hidden_size
     k = 1.0 / np.sqrt(hidden_size)
     shapes = {"W_ih": (G, input_size), "W_hh": (G, hidden_size), "b_ih": (G,),
@@ -143,14 +64,17 @@ def init_lstm(input_size, hidden_size, *, peepholes=False, forget_gate=True, rng
 
 def lstm_forward(X, params, h0=None, c0=None):
     """X (T, B, I) -> (H (T, B, H), (h_T, c_T) each (B, H), cache for the backward)."""
-    hidden, forget_gate, peepholes = lstm_layout(params)
-    _check_input(X, params["W_ih"])
+    layout = lstm_layout(params)
+    T, B = V.sequence("X", X, params)
+    h0 = V.state("h0", h0, B, layout[0], X.dtype)
+    c0 = V.state("c0", c0, B, layout[0], X.dtype)
+    return _lstm_forward(X, params, h0, c0, layout)
+
+
+def _lstm_forward(X, p, h0, c0, layout):
+    hidden, forget_gate, peepholes = layout
     T, B, _ = X.shape
-    dtype = np.result_type(X, *params.values())
-    h = _initial("h0", h0, B, hidden, dtype)
-    c = _initial("c0", c0, B, hidden, dtype)
-    h0, c0 = h, c
-    p = {k: v.astype(dtype, copy=False) for k, v in params.items()}
+    dtype, h, c = X.dtype, h0, c0
     A = X @ p["W_ih"].T + (p["b_ih"] + p["b_hh"])              # (T, B, nG*H), all at once
     W_hhT = np.ascontiguousarray(p["W_hh"].T)                  # (H, nG*H)
     Hs, C, tanh_C = (np.empty((T, B, hidden), dtype) for _ in range(3))
@@ -171,21 +95,26 @@ def lstm_forward(X, params, h0=None, c0=None):
         h = O[t] * tanh_C[t]
         C[t], Hs[t] = c, h
     cache = {"X": X, "params": p, "h0": h0, "c0": c0, "H": Hs, "C": C,
-             "tanh_C": tanh_C, "i": I, "f": F, "g": G, "o": O,
-             "layout": (hidden, forget_gate, peepholes)}
+             "tanh_C": tanh_C, "i": I, "f": F, "g": G, "o": O, "layout": layout}
     return Hs, (h, c), cache
 
 
 def lstm_step(x_t, h_prev, c_prev, params):
     """One time step: x_t (B, I), h_prev and c_prev (B, H) -> (h_t, c_t)."""
-    _check_array("x_t", x_t, 2)
-    _, state, _ = lstm_forward(x_t[None], params, h_prev, c_prev)
-    return state
+    layout = lstm_layout(params)
+    W_ih = params["W_ih"]
+    V.array("x_t", x_t, shape=(None, W_ih.shape[1]), dtype=W_ih.dtype, dims="(B, I)")
+    B = x_t.shape[0]
+    h_prev = V.state("h_prev", h_prev, B, layout[0], x_t.dtype)
+    c_prev = V.state("c_prev", c_prev, B, layout[0], x_t.dtype)
+    return _lstm_forward(x_t[None], params, h_prev, c_prev, layout)[1]
 
 
-def _state_grad(name, d, B, hidden, dtype):
-    return np.zeros((B, hidden), dtype) if d is None else _initial(name, d, B, hidden,
-                                                                   dtype)
+def _cache(cache, made_by, keys):
+    if not isinstance(cache, dict) or not set(keys) <= set(cache):
+        raise TypeError(f"cache must be the third value returned by {made_by}, got "
+                        f"{V.describe(cache)}")
+    return cache
 
 
 def lstm_backward(dH, cache, dh_T=None, dc_T=None):
@@ -194,15 +123,16 @@ def lstm_backward(dH, cache, dh_T=None, dc_T=None):
     dH (T, B, H) is dLoss/dH; dh_T and dc_T (B, H) are gradients arriving at the
     final state. Returns (grads with the keys of params, dX, dh0, dc0).
     """
+    _cache(cache, "lstm_forward", ("X", "params", "H", "C", "tanh_C", "layout"))
     X, p, Hs, C = cache["X"], cache["params"], cache["H"], cache["C"]
     tanh_C = cache["tanh_C"]                                   # tanh(c_t), from forward
     I, F, G, O = cache["i"], cache["f"], cache["g"], cache["o"]
     hidden, forget_gate, peepholes = cache["layout"]
-    _check_shape("dH", dH, Hs.shape)
     T, B, _ = Hs.shape
     dtype = Hs.dtype
-    dh = _state_grad("dh_T", dh_T, B, hidden, dtype)
-    dc = _state_grad("dc_T", dc_T, B, hidden, dtype)
+    V.array("dH", dH, shape=Hs.shape, dtype=dtype, dims="(T, B, H)")
+    dh = V.state("dh_T", dh_T, B, hidden, dtype)
+    dc = V.state("dc_T", dc_T, B, hidden, dtype)
     C_prev = np.concatenate([cache["c0"][None], C[:-1]])      # (T, B, H)
     H_prev = np.concatenate([cache["h0"][None], Hs[:-1]])     # (T, B, H)
     gates = [I, F, G, O] if forget_gate else [I, G, O]
@@ -228,7 +158,7 @@ def lstm_backward(dH, cache, dh_T=None, dc_T=None):
         dh = dA[t] @ p["W_hh"]                                 # to h_{t-1}
     dA2 = dA.reshape(T * B, -1)
     db = dA2.sum(0)
-    grads = {"W_ih": dA2.T @ X.reshape(T * B, -1).astype(dtype, copy=False),
+    grads = {"W_ih": dA2.T @ X.reshape(T * B, -1),
              "W_hh": dA2.T @ H_prev.reshape(T * B, -1),
              "b_ih": db, "b_hh": db.copy()}
     if peepholes:
@@ -242,28 +172,12 @@ def lstm_backward(dH, cache, dh_T=None, dc_T=None):
 
 # ----------------------------------------------------------------------------- RNN
 
-def rnn_layout(params):
-    """Check an RNN parameter dict; return its hidden_size."""
-    if not isinstance(params, dict):
-        raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
-    check_keys(params, {"W_ih", "W_hh", "b_ih", "b_hh"})
-    W_hh = _check_array("params['W_hh']", params["W_hh"], 2)
-    hidden = W_hh.shape[0]
-    _check_shape("params['W_hh']", W_hh, (hidden, hidden))
-    _check_array("params['W_ih']", params["W_ih"], 2)
-    if params["W_ih"].shape[0] != hidden:
-        raise ValueError(f"params['W_ih'] must have shape ({hidden}, I), got "
-                         f"{params['W_ih'].shape}")
-    for key in ("b_ih", "b_hh"):
-        _check_shape(f"params[{key!r}]", params[key], (hidden,))
-    return hidden
-
-
 def init_rnn(input_size, hidden_size, *, rng, dtype=np.float64):
     """Parameters drawn from U(-1/sqrt(H), 1/sqrt(H)), as torch.nn.RNN does."""
-    _check_size("input_size", input_size)
-    _check_size("hidden_size", hidden_size)
-    _check_rng(rng)
+    input_size = V.positive_int("input_size", input_size)
+    hidden_size = V.positive_int("hidden_size", hidden_size)
+    V.generator("rng", rng)
+    dtype = V.float_dtype("dtype", dtype)
     k = 1.0 / np.sqrt(hidden_size)
     shapes = {"W_ih": (hidden_size, input_size), "W_hh": (hidden_size, hidden_size),
               "b_ih": (hidden_size,), "b_hh": (hidden_size,)}
@@ -273,11 +187,9 @@ def init_rnn(input_size, hidden_size, *, rng, dtype=np.float64):
 def rnn_forward(X, params, h0=None):
     """X (T, B, I) -> (H (T, B, H), h_T (B, H), cache for the backward)."""
     hidden = rnn_layout(params)
-    _check_input(X, params["W_ih"])
-    T, B, _ = X.shape
-    dtype = np.result_type(X, *params.values())
-    h0 = h = _initial("h0", h0, B, hidden, dtype)
-    p = {k: v.astype(dtype, copy=False) for k, v in params.items()}
+    T, B = V.sequence("X", X, params)
+    dtype, p = X.dtype, params
+    h0 = h = V.state("h0", h0, B, hidden, dtype)
     A = X @ p["W_ih"].T + (p["b_ih"] + p["b_hh"])              # (T, B, H)
     W_hhT = np.ascontiguousarray(p["W_hh"].T)
     Hs = np.empty((T, B, hidden), dtype)
@@ -288,10 +200,11 @@ def rnn_forward(X, params, h0=None):
 
 def rnn_backward(dH, cache, dh_T=None):
     """Backpropagation through time: returns (grads, dX, dh0)."""
+    _cache(cache, "rnn_forward", ("X", "params", "h0", "H"))
     X, p, Hs = cache["X"], cache["params"], cache["H"]
-    _check_shape("dH", dH, Hs.shape)
     T, B, hidden = Hs.shape
-    dh = _state_grad("dh_T", dh_T, B, hidden, Hs.dtype)
+    V.array("dH", dH, shape=Hs.shape, dtype=Hs.dtype, dims="(T, B, H)")
+    dh = V.state("dh_T", dh_T, B, hidden, Hs.dtype)
     dA = np.empty_like(Hs)                                     # d loss / d pre-activation
     for t in reversed(range(T)):
         dA[t] = (dh + dH[t]) * (1 - Hs[t] ** 2)
@@ -299,7 +212,7 @@ def rnn_backward(dH, cache, dh_T=None):
     H_prev = np.concatenate([cache["h0"][None], Hs[:-1]])
     dA2 = dA.reshape(T * B, hidden)
     db = dA2.sum(0)
-    grads = {"W_ih": dA2.T @ X.reshape(T * B, -1).astype(Hs.dtype, copy=False),
+    grads = {"W_ih": dA2.T @ X.reshape(T * B, -1),
              "W_hh": dA2.T @ H_prev.reshape(T * B, hidden),
              "b_ih": db, "b_hh": db.copy()}
     return grads, dA @ p["W_ih"], dh

@@ -94,6 +94,26 @@ void step_backward(const T* gates, const T* c_prev, const T* c, const T* tc,
   }
 }
 
+// Every tensor the loops read through raw pointers: CPU, dense, contiguous where
+// read as such, one floating dtype, and the shapes the loops assume. Python checks
+// the same first (torch_lstm.LSTM.forward); this guards any other caller.
+void check(const at::Tensor& t, const char* name, at::IntArrayRef shape,
+           at::ScalarType dtype) {
+  TORCH_CHECK(t.defined(), name, " is undefined");
+  TORCH_CHECK(t.device().is_cpu(), name, " must be on the CPU, got ", t.device());
+  TORCH_CHECK(t.layout() == at::kStrided, name, " must be a dense tensor");
+  TORCH_CHECK(t.scalar_type() == dtype, name, " must be ", dtype, ", got ",
+              t.scalar_type());
+  TORCH_CHECK(t.sizes() == shape, name, " must have shape ", shape, ", got ",
+              t.sizes());
+}
+
+void check_floating(const at::Tensor& X) {
+  TORCH_CHECK(X.scalar_type() == at::kFloat || X.scalar_type() == at::kDouble,
+              "X must be float32 or float64, got ", X.scalar_type());
+  TORCH_CHECK(X.dim() == 3 && X.numel() > 0, "X must be a non-empty (T, B, I) tensor");
+}
+
 }  // namespace
 
 // Returns (Hs, C, gates, tanh_C); gates (T, B, nG*H) holds i, f, g, o.
@@ -102,8 +122,24 @@ std::vector<at::Tensor> forward(const at::Tensor& X, const at::Tensor& h0,
                                 const at::Tensor& W_hh, const at::Tensor& b,
                                 const at::Tensor& w_ci, const at::Tensor& w_cf,
                                 const at::Tensor& w_co) {
+  check_floating(X);
+  TORCH_CHECK(W_hh.dim() == 2 && W_hh.size(1) > 0, "W_hh must be (nG*H, H)");
   const int64_t T = X.size(0), B = X.size(1), I = X.size(2), H = W_hh.size(1);
   const int64_t nG = W_hh.size(0) / H;
+  TORCH_CHECK((nG == 3 || nG == 4) && W_hh.size(0) == nG * H,
+              "W_hh must have 3H or 4H rows, got ", W_hh.sizes());
+  const auto dt = X.scalar_type();
+  check(X, "X", {T, B, I}, dt);
+  check(h0, "h0", {B, H}, dt);
+  check(c0, "c0", {B, H}, dt);
+  check(W_ih, "W_ih", {nG * H, I}, dt);
+  check(W_hh, "W_hh", {nG * H, H}, dt);
+  check(b, "b", {nG * H}, dt);
+  check(w_ci, "w_ci", {H}, dt);
+  check(w_cf, "w_cf", {H}, dt);
+  check(w_co, "w_co", {H}, dt);
+  TORCH_CHECK(w_ci.is_contiguous() && w_cf.is_contiguous() && w_co.is_contiguous(),
+              "the peephole vectors must be contiguous");
   auto gates = at::addmm(b, X.reshape({T * B, I}), W_ih.t()).view({T, B, nG * H});
   auto Hs = at::empty({T, B, H}, X.options());
   auto C = at::empty_like(Hs);
@@ -137,8 +173,30 @@ std::vector<at::Tensor> backward(const at::Tensor& dH, const at::Tensor& dh_T,
                                  const at::Tensor& w_co, const at::Tensor& gates,
                                  const at::Tensor& Hs, const at::Tensor& C,
                                  const at::Tensor& tanh_C, bool need_dX) {
+  check_floating(X);
+  TORCH_CHECK(W_hh.dim() == 2 && W_hh.size(1) > 0, "W_hh must be (nG*H, H)");
   const int64_t T = X.size(0), B = X.size(1), I = X.size(2), H = W_hh.size(1);
   const int64_t nG = W_hh.size(0) / H;
+  TORCH_CHECK((nG == 3 || nG == 4) && W_hh.size(0) == nG * H,
+              "W_hh must have 3H or 4H rows, got ", W_hh.sizes());
+  const auto dt = X.scalar_type();
+  check(dH, "dH", {T, B, H}, dt);
+  check(dh_T, "dh_T", {B, H}, dt);
+  check(dc_T, "dc_T", {B, H}, dt);
+  check(h0, "h0", {B, H}, dt);
+  check(c0, "c0", {B, H}, dt);
+  check(W_ih, "W_ih", {nG * H, I}, dt);
+  check(W_hh, "W_hh", {nG * H, H}, dt);
+  check(w_ci, "w_ci", {H}, dt);
+  check(w_cf, "w_cf", {H}, dt);
+  check(w_co, "w_co", {H}, dt);
+  check(gates, "gates", {T, B, nG * H}, dt);
+  check(Hs, "Hs", {T, B, H}, dt);
+  check(C, "C", {T, B, H}, dt);
+  check(tanh_C, "tanh_C", {T, B, H}, dt);
+  TORCH_CHECK(gates.is_contiguous() && C.is_contiguous() && tanh_C.is_contiguous() &&
+              w_ci.is_contiguous() && w_cf.is_contiguous() && w_co.is_contiguous(),
+              "the saved buffers must be contiguous");
   auto dHc = dH.contiguous();
   auto dA = at::empty({T, B, nG * H}, X.options());
   auto dh = (dh_T + dHc[T - 1]).contiguous();

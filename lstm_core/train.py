@@ -1,190 +1,37 @@
-"""Training for both backends: optimisers, losses, the two tricks, one loop.
+"""Training for both backends: one `fit` loop, its configuration and history.
 
 Conventions: X (T, N, I) time-major inputs, targets Y (T, N, O) for every step or
 Y (N, O) for the last step only, an optional mask (T, N) of real (1) and padded (0)
-steps. Models map X to outputs (T, N, O): `SequenceModel` here (NumPy, hand-written
-backward) or `lstm_core.torch_lstm.SequenceModel` (PyTorch autograd). Batches, input
-noise and shuffling come from one NumPy generator, so both backends see the same data.
+steps. Models map X to outputs (T, N, O): `SequenceModel` (NumPy, hand-written
+backward, `lstm_core.model`) or `lstm_core.torch_lstm.SequenceModel` (PyTorch
+autograd). Batches, input noise and shuffling come from one NumPy generator, so
+both backends see the same data. Losses: `lstm_core.losses`; optimisers:
+`lstm_core.optim` (the rules of torch.optim); prediction and free running:
+`lstm_core.generate`. All are importable from here too (`train.SequenceModel`,
+`train.Adam`, `train.loss_and_grad`, `train.predict`, `train.free_run`, ...).
 
-Losses, averaged over the weighted, unmasked steps:
-    "mse"  mean over outputs of (y - target)^2            (regression, sine waves)
-    "bce"  sum over outputs of sigmoid cross-entropy      (multi-hot, Reber grammar)
-    "ce"   softmax cross-entropy with one-hot targets     (one class per step)
-
-The two tricks of the seed post (Z.H. Fu, "LSTM learns sine waves"):
+The two tricks of Z.H. Fu's post "LSTM learns sine waves":
     weighted training: step t of the loss weighs step_decay**t, so early steps,
         whose errors compound during free running, count more;
     denoising: Gaussian noise of std input_noise is added to the inputs, in
         training only (as in denoising autoencoders, Vincent et al. 2008).
-Early stopping follows seed 002: every `early_stop_every` epochs, stop unless the
-test loss fell by at least `early_stop_tol` (1 %) since the last check.
-Optimisers: SGD, Adagrad (Duchi et al. 2011), Adam (Kingma & Ba 2015), with the
-update rules of torch.optim so both backends train alike.
+Early stopping follows the ReNom tutorial: every `early_stop_every` epochs, stop
+unless the test loss fell by at least `early_stop_tol` (1 %) since the last check.
+
+Bad data (NaN, wrong shapes, a model whose output size differs from the
+targets') is refused before training with an error naming the argument; a run
+that diverges stops with a FloatingPointError naming the epoch and the step.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from .numpy_lstm import (init_lstm, init_rnn, lstm_backward, lstm_forward,
-                         rnn_backward, rnn_forward)
+from . import validate as V
+from .generate import as_model_input, free_run, model_dtype, predict  # noqa: F401
+from .losses import LOSSES, loss_and_grad, sequence_targets, step_weights  # noqa: F401
+from .model import SequenceModel
+from .optim import OPTIMIZERS, SGD, Adagrad, Adam  # noqa: F401
 
-
-# ----------------------------------------------------------------------------- model
-
-class SequenceModel:
-    """A NumPy LSTM or tanh RNN with a linear readout y_t = W_hy h_t + b_y."""
-
-    def __init__(self, input_size, hidden_size, output_size, *, cell="lstm",
-                 peepholes=False, forget_gate=True, rng, dtype=np.float64):
-        if cell == "lstm":
-            self.params = init_lstm(input_size, hidden_size, peepholes=peepholes,
-                                    forget_gate=forget_gate, rng=rng, dtype=dtype)
-        elif cell == "rnn":
-            self.params = init_rnn(input_size, hidden_size, rng=rng, dtype=dtype)
-        else:
-            raise ValueError(f"cell must be 'lstm' or 'rnn', got {cell!r}")
-        if isinstance(output_size, bool) or not isinstance(output_size, int) \
-                or output_size <= 0:
-            raise ValueError(f"output_size must be a positive int, got {output_size!r}")
-        k = 1.0 / np.sqrt(hidden_size)                       # as torch.nn.Linear
-        self.params["W_hy"] = rng.uniform(-k, k, (output_size, hidden_size)).astype(dtype)
-        self.params["b_y"] = rng.uniform(-k, k, output_size).astype(dtype)
-        self.cell, self._cache = cell, None
-
-    def core(self):
-        """The recurrent layer's parameters (the dict numpy_lstm works on)."""
-        return {k: v for k, v in self.params.items() if k not in ("W_hy", "b_y")}
-
-    def forward(self, X, state=None):
-        """X (T, N, I) -> (Y (T, N, O), final state); keeps what backward needs."""
-        if self.cell == "lstm":
-            h0, c0 = state if state is not None else (None, None)
-            H, state, cache = lstm_forward(X, self.core(), h0, c0)
-        else:
-            H, state, cache = rnn_forward(X, self.core(), state)
-        self._cache = (H, cache)
-        return H @ self.params["W_hy"].T + self.params["b_y"], state
-
-    def backward(self, dY):
-        """dY (T, N, O) = dLoss/dY -> gradients with the keys of params."""
-        if self._cache is None:
-            raise RuntimeError("call forward before backward")
-        H, cache = self._cache
-        dH = dY @ self.params["W_hy"]                         # (T, N, H)
-        backward = lstm_backward if self.cell == "lstm" else rnn_backward
-        grads = backward(dH, cache)[0]
-        grads["W_hy"] = np.einsum("tno,tnh->oh", dY, H)
-        grads["b_y"] = dY.sum((0, 1))
-        return grads
-
-
-# ----------------------------------------------------------------------------- optimisers
-
-class SGD:
-    def __init__(self, lr=0.1, momentum=0.0):
-        self.lr, self.momentum, self.v = lr, momentum, {}
-
-    def step(self, params, grads):
-        for k, g in grads.items():
-            if self.momentum:
-                g = self.v[k] = self.momentum * self.v.get(k, 0) + g
-            params[k] -= self.lr * g
-
-
-class Adagrad:
-    def __init__(self, lr=0.01, eps=1e-10):
-        self.lr, self.eps, self.s = lr, eps, {}
-
-    def step(self, params, grads):
-        for k, g in grads.items():
-            self.s[k] = self.s.get(k, 0) + g * g
-            params[k] -= self.lr * g / (np.sqrt(self.s[k]) + self.eps)
-
-
-class Adam:
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        self.lr, self.betas, self.eps, self.t, self.m, self.v = lr, betas, eps, 0, {}, {}
-
-    def step(self, params, grads):
-        b1, b2 = self.betas
-        self.t += 1
-        for k, g in grads.items():
-            self.m[k] = b1 * self.m.get(k, 0) + (1 - b1) * g
-            self.v[k] = b2 * self.v.get(k, 0) + (1 - b2) * g * g
-            m_hat = self.m[k] / (1 - b1 ** self.t)
-            v_hat = self.v[k] / (1 - b2 ** self.t)
-            params[k] -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
-
-
-OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "adam": Adam}
-
-
-# ----------------------------------------------------------------------------- losses
-
-def step_weights(T, decay=None):
-    """Weighted training: w_t = decay**t for t = 0..T-1 (all ones if decay is None)."""
-    if decay is None:
-        return np.ones(T)
-    if not 0 < decay <= 1:
-        raise ValueError(f"step_decay must be in (0, 1], got {decay!r}")
-    return decay ** np.arange(T)
-
-
-def loss_and_grad(Y_hat, Y, weights, kind="mse"):
-    """Weighted loss of outputs Y_hat (T, N, O) and its gradient dLoss/dY_hat.
-
-    weights (T, N) combines the step weights and the mask; the loss is
-    sum_tn weights * per_step_loss / sum(weights).
-    """
-    total = weights.sum()
-    w = (weights / total)[..., None]
-    if kind == "mse":
-        diff = Y_hat - Y
-        O = Y.shape[-1]
-        return float((w * diff ** 2).sum() / O), 2 * w * diff / O
-    if kind == "bce":                                   # sigmoid outputs, multi-hot Y
-        p = 0.5 * (1 + np.tanh(0.5 * Y_hat))
-        per = np.logaddexp(0, Y_hat) - Y * Y_hat        # -[y log p + (1-y) log(1-p)]
-        return float((w * per).sum()), w * (p - Y)
-    if kind == "ce":                                    # softmax, one-hot Y
-        z = Y_hat - Y_hat.max(-1, keepdims=True)
-        log_p = z - np.log(np.exp(z).sum(-1, keepdims=True))
-        return float(-(w * Y * log_p).sum()), w * (np.exp(log_p) * Y.sum(-1, keepdims=True)
-                                                    - Y)
-    raise ValueError(f"loss must be 'mse', 'bce' or 'ce', got {kind!r}")
-
-
-def _as_sequence_targets(X, Y, mask):
-    """Targets (T, N, O) and weights (T, N); Y (N, O) means the last step only."""
-    if not isinstance(X, np.ndarray) or X.ndim != 3:
-        raise ValueError(f"X must be a NumPy array (T, N, I), got {_shape(X)}")
-    T, N, _ = X.shape
-    if not isinstance(Y, np.ndarray) or Y.ndim not in (2, 3):
-        raise ValueError(f"Y must be a NumPy array (T, N, O) or (N, O), got {_shape(Y)}")
-    if Y.ndim == 2:
-        if Y.shape[0] != N:
-            raise ValueError(f"Y (N, O) must have N={N} rows like X, got {Y.shape}")
-        if mask is not None:
-            raise ValueError("mask must be None when Y holds last-step targets (N, O)")
-        full = np.zeros((T, N, Y.shape[1]), Y.dtype)
-        full[-1] = Y
-        mask = np.zeros((T, N))
-        mask[-1] = 1
-        return full, mask
-    if Y.shape[:2] != (T, N):
-        raise ValueError(f"Y must have shape ({T}, {N}, O) like X, got {Y.shape}")
-    if mask is None:
-        return Y, np.ones((T, N))
-    if not isinstance(mask, np.ndarray) or mask.shape != (T, N):
-        raise ValueError(f"mask must be an array of shape ({T}, {N}), got {_shape(mask)}")
-    return Y, mask.astype(float)
-
-
-def _shape(a):
-    return f"shape {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
-
-
-# ----------------------------------------------------------------------------- loop
 
 @dataclass
 class TrainConfig:
@@ -192,11 +39,11 @@ class TrainConfig:
     batch_size: int = 32              # sequences per update; N // batch_size per epoch
     optimizer: str = "adam"           # "sgd", "adagrad" or "adam"
     lr: float = 1e-2                  # learning rate
-    loss: str = "mse"                 # "mse", "bce" or "ce" (see the module doc)
+    loss: str = "mse"                 # "mse", "bce" or "ce" (lstm_core.losses)
     clip: float | None = None         # clip the global gradient norm to this
     step_decay: float | None = None   # weighted training: step t weighs decay**t
     input_noise: float = 0.0          # denoising: std of the noise on training inputs
-    early_stop_every: int | None = None  # seed 002: check the test loss this often
+    early_stop_every: int | None = None  # ReNom: check the test loss this often
     early_stop_tol: float = 0.01      # ... and stop unless it fell by this fraction
     checkpoint_every: int | None = None  # call the callback this often
     seed: int = 0                     # shuffling and noise
@@ -215,23 +62,64 @@ class History:
         return len(self.train_loss)
 
 
+def _check_config(cfg, N, has_test):
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"config must be a train.TrainConfig, got {V.describe(cfg)}")
+    c = {f.name: getattr(cfg, f.name) for f in fields(cfg)}
+    V.one_of("config.optimizer", c["optimizer"], OPTIMIZERS)
+    V.one_of("config.loss", c["loss"], LOSSES)
+    V.positive_int("config.epochs", c["epochs"])
+    if V.positive_int("config.batch_size", c["batch_size"]) > N:
+        raise ValueError(f"config.batch_size must be at most the number of training "
+                         f"sequences ({N}), got {cfg.batch_size}")
+    V.number("config.lr", c["lr"], low=0, low_open=True)
+    V.number("config.input_noise", c["input_noise"], low=0)
+    V.number("config.early_stop_tol", c["early_stop_tol"], low=0, high=1,
+             high_open=True)
+    V.nonnegative_int("config.seed", c["seed"])
+    if c["clip"] is not None:
+        V.number("config.clip", c["clip"], low=0, low_open=True)
+    if c["step_decay"] is not None:
+        V.number("config.step_decay", c["step_decay"], low=0, high=1, low_open=True)
+    for name in ("early_stop_every", "checkpoint_every"):
+        if c[name] is not None:
+            V.positive_int(f"config.{name}", c[name])
+    if not isinstance(c["progress"], bool):
+        raise TypeError(f"config.progress must be True or False, got "
+                        f"{V.describe(c['progress'])}")
+    if cfg.early_stop_every and not has_test:
+        raise ValueError("config.early_stop_every needs a test set: pass test=(X, Y)")
+
+
 class _NumpyBackend:
     def __init__(self, model, cfg):
         self.model, self.opt = model, OPTIMIZERS[cfg.optimizer](lr=cfg.lr)
 
+    def outputs(self, X):
+        return self.model.forward(X)[0]
+
     def train_step(self, X, Y, W, cfg):
         Y_hat, _ = self.model.forward(X)
-        loss, dY = loss_and_grad(Y_hat, Y, W, cfg.loss)
+        if not np.isfinite(Y_hat).all():                    # diverged: no backward
+            return float("inf"), float("nan")
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            loss, dY = loss_and_grad(Y_hat, Y, W, cfg.loss)
+        if not np.isfinite(loss):
+            return loss, float("nan")
         grads = self.model.backward(dY)
         norm = float(np.sqrt(sum((g * g).sum() for g in grads.values())))
-        if np.isfinite(loss) and np.isfinite(norm):
+        if np.isfinite(norm):
             if cfg.clip is not None and norm > cfg.clip:    # as clip_grad_norm_
                 grads = {k: g * (cfg.clip / (norm + 1e-6)) for k, g in grads.items()}
             self.opt.step(self.model.params, grads)
+            if not all(np.isfinite(v).all() for v in self.model.params.values()):
+                return loss, float("inf")               # the step itself overflowed
         return loss, norm
 
     def evaluate(self, X, Y, W, kind):
-        return loss_and_grad(self.model.forward(X)[0], Y, W, kind)[0]
+        Y_hat = self.model.forward(X)[0]
+        return loss_and_grad(Y_hat, Y, W, kind)[0] if np.isfinite(Y_hat).all() \
+            else float("inf")
 
 
 class _TorchBackend:
@@ -243,6 +131,10 @@ class _TorchBackend:
         opt = {"sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad,
                "adam": torch.optim.Adam}[cfg.optimizer]
         self.opt = opt(model.parameters(), lr=cfg.lr)
+
+    def outputs(self, X):
+        with self.torch.no_grad():
+            return self.model(self.torch.as_tensor(X, **self.kw))[0].cpu().numpy()
 
     def _loss(self, X, Y, W, kind):
         torch = self.torch
@@ -257,13 +149,18 @@ class _TorchBackend:
 
     def train_step(self, X, Y, W, cfg):
         loss = self._loss(X, Y, W, cfg.loss)
+        if not self.torch.isfinite(loss):
+            return float(loss.detach()), float("nan")
         self.opt.zero_grad()
         loss.backward()
         norm = self.torch.nn.utils.clip_grad_norm_(self.model.parameters(),
                                                    cfg.clip or float("inf"))
         loss, norm = float(loss.detach()), float(norm)
-        if np.isfinite(loss) and np.isfinite(norm):
+        if np.isfinite(norm):
             self.opt.step()
+            with self.torch.no_grad():
+                if not all(self.torch.isfinite(p).all() for p in self.model.parameters()):
+                    return loss, float("inf")           # the step itself overflowed
         return loss, norm
 
     def evaluate(self, X, Y, W, kind):
@@ -274,34 +171,21 @@ class _TorchBackend:
 def _backend(model, cfg):
     if isinstance(model, SequenceModel):
         return _NumpyBackend(model, cfg)
-    import torch
-    if isinstance(model, torch.nn.Module):
-        return _TorchBackend(model, cfg)
-    raise TypeError("model must be a train.SequenceModel or a torch.nn.Module, got "
-                    f"{type(model).__name__}")
+    return _TorchBackend(model, cfg)                # model_dtype checked its type
 
 
-def _check_config(cfg, N, has_test):
-    if cfg.optimizer not in OPTIMIZERS:
-        raise ValueError(f"config.optimizer must be one of {sorted(OPTIMIZERS)}, "
-                         f"got {cfg.optimizer!r}")
-    if cfg.loss not in ("mse", "bce", "ce"):
-        raise ValueError(f"config.loss must be 'mse', 'bce' or 'ce', got {cfg.loss!r}")
-    for name in ("epochs", "batch_size"):
-        n = getattr(cfg, name)
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise ValueError(f"config.{name} must be a positive int, got {n!r}")
-    if cfg.batch_size > N:
-        raise ValueError(f"config.batch_size must be at most the number of training "
-                         f"sequences ({N}), got {cfg.batch_size}")
-    if not (cfg.lr > 0 and np.isfinite(cfg.lr)):
-        raise ValueError(f"config.lr must be a positive number, got {cfg.lr!r}")
-    if cfg.input_noise < 0:
-        raise ValueError(f"config.input_noise must be >= 0, got {cfg.input_noise!r}")
-    if cfg.clip is not None and not cfg.clip > 0:
-        raise ValueError(f"config.clip must be None or > 0, got {cfg.clip!r}")
-    if cfg.early_stop_every and not has_test:
-        raise ValueError("config.early_stop_every needs a test set: pass test=(X, Y)")
+def _data(model, X, Y, mask, names):
+    """Checked data in the model's dtype: X, targets (T, N, O), weights (T, N)."""
+    Y, W = sequence_targets(X, Y, mask, names)
+    dtype = model_dtype(model)
+    return X.astype(dtype, copy=False), Y.astype(dtype, copy=False), W
+
+
+def _check_output_size(backend, X, Y, name):
+    out = backend.outputs(X[:, :1])
+    if out.shape[-1] != Y.shape[-1]:
+        raise ValueError(f"the model outputs {out.shape[-1]} values per step but {name} "
+                         f"has {Y.shape[-1]} (shape {Y.shape}): they must match")
 
 
 def fit(model, X, Y, config=None, *, mask=None, test=None, callback=None):
@@ -312,16 +196,22 @@ def fit(model, X, Y, config=None, *, mask=None, test=None, callback=None):
     config.checkpoint_every epochs. A NaN or infinite loss or gradient stops
     training with a FloatingPointError naming the epoch and the step.
     """
-    cfg = config or TrainConfig()
-    Y, mask = _as_sequence_targets(X, Y, mask)
+    cfg = TrainConfig() if config is None else config
+    X, Y, W = _data(model, X, Y, mask, ("X", "Y", "mask"))
     T, N, _ = X.shape
     _check_config(cfg, N, test is not None)
-    W = step_weights(T, cfg.step_decay)[:, None] * mask      # (T, N)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {V.describe(callback)}")
+    W = step_weights(T, cfg.step_decay)[:, None] * W          # (T, N)
     if test is not None:
+        if not isinstance(test, (tuple, list)) or len(test) not in (2, 3):
+            raise TypeError("test must be (X_test, Y_test) or (X_test, Y_test, "
+                            f"mask_test), got {V.describe(test)}")
         Xt, Yt, mt = (*test, None)[:3]
-        Yt, mt = _as_sequence_targets(Xt, Yt, mt)
-        Wt = step_weights(Xt.shape[0], cfg.step_decay)[:, None] * mt
+        Xt, Yt, Wt = _data(model, Xt, Yt, mt, ("test X", "test Y", "test mask"))
+        Wt = step_weights(Xt.shape[0], cfg.step_decay)[:, None] * Wt
     backend, rng, history = _backend(model, cfg), np.random.default_rng(cfg.seed), History()
+    _check_output_size(backend, X, Y, "Y")
     epochs = range(1, cfg.epochs + 1)
     if cfg.progress:
         from tqdm.auto import tqdm
@@ -333,12 +223,13 @@ def fit(model, X, Y, config=None, *, mask=None, test=None, callback=None):
             idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             Xb = X[:, idx]
             if cfg.input_noise:
-                Xb = Xb + rng.normal(0.0, cfg.input_noise, Xb.shape)
+                Xb = Xb + rng.normal(0.0, cfg.input_noise, Xb.shape).astype(X.dtype)
             loss, norm = backend.train_step(Xb, Y[:, idx], W[:, idx], cfg)
             if not (np.isfinite(loss) and np.isfinite(norm)):
                 raise FloatingPointError(
-                    f"training diverged at epoch {epoch}, step {step + 1}: loss {loss}, "
-                    f"gradient norm {norm}; lower config.lr or set config.clip")
+                    f"training diverged at epoch {epoch}, step {step + 1}: loss {loss:.3g}"
+                    f", gradient norm {norm:.3g}; lower config.lr (now {cfg.lr:g}) or "
+                    "set config.clip")
             losses.append(loss)
             norms.append(norm)
         history.train_loss.append(float(np.mean(losses)))
@@ -353,52 +244,3 @@ def fit(model, X, Y, config=None, *, mask=None, test=None, callback=None):
                 break
             best = history.test_loss[-1]
     return history
-
-
-# ----------------------------------------------------------------------------- use
-
-def predict(model, X, state=None):
-    """Outputs (T, N, O) as a NumPy array, for either backend, without gradients."""
-    if isinstance(model, SequenceModel):
-        return model.forward(X, state)[0]
-    import torch
-    ref = next(model.parameters())
-    with torch.no_grad():
-        Y = model(torch.as_tensor(X, dtype=ref.dtype, device=ref.device), state)[0]
-    return Y.cpu().numpy()
-
-
-def free_run(model, X_warm, n_steps):
-    """Teacher-force X_warm (T0, N, I), then feed each output back as the next input.
-
-    The prediction made from the last warm-up input (for step T0 + 1) is the first
-    value fed back; the n_steps outputs that follow are returned (n_steps, N, O), so
-    the first returned value predicts step T0 + 2. Needs O == I.
-    """
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps <= 0:
-        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
-    if not isinstance(X_warm, np.ndarray) or X_warm.ndim != 3:
-        raise ValueError(f"X_warm must be a NumPy array (T0, N, I), got {_shape(X_warm)}")
-    if isinstance(model, SequenceModel):
-        step = model.forward
-        to_np = np.asarray
-    else:
-        import torch
-        ref = next(model.parameters())
-        X_warm = torch.as_tensor(X_warm, dtype=ref.dtype, device=ref.device)
-
-        @torch.no_grad()
-        def step(x, state):
-            return model(x, state)
-
-        def to_np(y):
-            return y.cpu().numpy()
-    Y, state = step(X_warm, None)
-    if Y.shape[-1] != X_warm.shape[-1]:
-        raise ValueError(f"free running feeds outputs back as inputs: output size "
-                         f"{Y.shape[-1]} must equal input size {X_warm.shape[-1]}")
-    y, out = Y[-1:], []
-    for _ in range(n_steps):
-        y, state = step(y, state)
-        out.append(to_np(y))
-    return np.concatenate(out)

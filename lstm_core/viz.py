@@ -27,8 +27,11 @@ def player(fig, draw, n_frames, fps=2):
     if not callable(draw):
         raise TypeError(f"draw must be a function of the frame number, got "
                         f"{type(draw).__name__}")
-    if not (isinstance(fps, (int, float)) and fps > 0):
-        raise ValueError(f"fps must be a positive number, got {fps!r}")
+    from . import validate as V
+    V.number("fps", fps, low=0, low_open=True)
+    from matplotlib.figure import Figure
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
     anim = animation.FuncAnimation(fig, draw, frames=n_frames)
     html = anim.to_jshtml(fps=fps, default_mode="once")
     plt.close(fig)

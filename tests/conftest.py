@@ -42,3 +42,16 @@ def numerical_grad():
 def rel_error():
     """Norm-wise relative error between two arrays of the same shape."""
     return _rel_error
+
+
+# Hypothesis (property-based tests): one deterministic profile, so a test run on
+# a loaded 2-core CI machine cannot flake: derandomised (the same examples every
+# run), no deadline, a few dozen examples per test, no example database.
+# HYPOTHESIS_PROFILE=explore searches more widely, with random examples.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, deadline=None, max_examples=30,
+                          database=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", deadline=None, max_examples=500)
+settings.load_profile(__import__("os").environ.get("HYPOTHESIS_PROFILE", "ci"))

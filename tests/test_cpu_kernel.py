@@ -190,3 +190,49 @@ def test_float32_stays_at_float32_rounding():
     for (name, p64), p32 in zip(m64.named_parameters(), m32.parameters()):
         err = (p32.grad.double() - p64.grad).abs().max() / p64.grad.abs().max()
         assert err < 1e-5, name
+
+
+# --------------------------------------- a real build: killed, then two at once
+
+FORWARD = """
+import torch
+from lstm_core import torch_lstm
+m = torch_lstm.LSTM(3, 4, peepholes=True)
+print(type(m(torch.zeros(2, 1, 3))[0].grad_fn).__name__)
+"""
+
+
+def test_killed_build_then_two_checkouts_at_once(tmp_path):
+    # One shared, empty cache. A first build is killed with its whole process
+    # group (as a restarted Jupyter kernel is); then two processes (two
+    # checkouts of the same source) ask for the kernel at the same moment: one
+    # builds, the other waits for it, both run the C++ path, one folder results.
+    require_kernel()
+    env = {**os.environ, "TORCH_EXTENSIONS_DIR": str(tmp_path)}
+    env.pop("LSTM_CORE_PURE_TORCH", None)
+    first = subprocess.Popen([sys.executable, "-c", FORWARD], env=env,
+                             start_new_session=True, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.suffix == ".lock" for p in tmp_path.iterdir()) and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)                                    # the compiler is running now
+    os.killpg(first.pid, 9)
+    first.wait()
+    assert not any((d / "complete").exists() for d in tmp_path.iterdir() if d.is_dir())
+    start = time.monotonic()
+    runs = [subprocess.Popen([sys.executable, "-c", FORWARD], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outs = [r.communicate(timeout=cpu_kernel.WAIT_S + cpu_kernel.BUILD_S) for r in runs]
+    for (out, err), r in zip(outs, runs):
+        assert r.returncode == 0, err
+        assert out.strip() == "_FusedPeepholeLSTMBackward", err
+        assert "RuntimeWarning" not in err, err
+    messages = "".join(err for _, err in outs)
+    assert messages.count("lstm_core: compiling the C++ kernel") == 1, messages
+    assert messages.count("waiting for another process") == 1, messages
+    builds = [d for d in tmp_path.iterdir() if d.is_dir()]
+    assert len(builds) == 1 and (builds[0] / "complete").exists()
+    print(f"killed build, then a build shared by two processes: "
+          f"{time.monotonic() - start:.0f} s")

@@ -117,9 +117,9 @@ def test_expected_keys_mismatch_names_the_keys(tmp_path, params):
 
 @pytest.mark.parametrize("bad, error, message", [
     ({"W_ih": np.zeros(3, dtype=np.int64)}, TypeError,
-     r"params\['W_ih'\] must be a floating-point array, got int64"),
+     r"params\['W_ih'\] must be float32 or float64, got an int64"),
     ({"W_ih": np.array([0.0, np.nan])}, ValueError, r"params\['W_ih'\].*finite"),
-    ({"W_ih": [0.0, 1.0]}, TypeError, r"params\['W_ih'\] must be a numpy array"),
+    ({"W_ih": [0.0, 1.0]}, TypeError, r"params\['W_ih'\] must be a NumPy array"),
     ([np.zeros(3)], TypeError, "params must be a dict.*got list"),
     ({}, ValueError, "non-empty"),
     ({"__format__": np.zeros(3)}, ValueError, "'__format__' is reserved"),

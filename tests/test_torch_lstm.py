@@ -299,12 +299,14 @@ def module():
 
 
 def test_forward_refuses_2d_input(module):
-    with pytest.raises(ValueError, match=r"^X must be a 3-D tensor"):
+    with pytest.raises(ValueError, match=r"^X must have shape \(T, B, 4\), got a float64 "
+                       r"tensor of shape \(5, 4\)"):
         module(torch.zeros(T, I, dtype=torch.float64))
 
 
 def test_forward_refuses_wrong_feature_size(module):
-    with pytest.raises(ValueError, match=r"^X must have input_size=4"):
+    with pytest.raises(ValueError,
+                       match=r"^X must have shape \(T, B, 4\), got .* \(5, 3, 5\)"):
         module(torch.zeros(T, B, I + 1, dtype=torch.float64))
 
 

@@ -30,7 +30,7 @@ def test_player_embeds_every_frame_and_fetches_nothing():
 @pytest.mark.parametrize("kwargs, message", [
     ({"n_frames": 0}, "n_frames must be a positive int, got 0"),
     ({"n_frames": 2.0}, "n_frames must be a positive int, got 2.0"),
-    ({"n_frames": 2, "fps": 0}, "fps must be a positive number, got 0"),
+    ({"n_frames": 2, "fps": 0}, "fps must be a finite number in \\(0, inf\\), got 0.0"),
 ])
 def test_player_rejects_bad_arguments(kwargs, message):
     fig, draw = _figure()
