@@ -80,6 +80,7 @@ def lab(tmp_path_factory):
     if not (ROOT / ".venv" / "bin" / "jupyter-lab").is_file():
         pytest.fail("JupyterLab is not installed in .venv: run `make venv`")
     tmp = tmp_path_factory.mktemp("lab")
+    SHOTS.mkdir(parents=True, exist_ok=True)
     committed = _committed_notebooks()
     book = tmp / "book"
     shutil.copytree(ROOT / "chapters", book / "chapters",
@@ -93,7 +94,6 @@ def lab(tmp_path_factory):
             yield server["url"], report
     finally:
         report["total_s"] = round(time.perf_counter() - start, 1)
-        SHOTS.mkdir(parents=True, exist_ok=True)
         (SHOTS / "lab_report.json").write_text(json.dumps(report, indent=1))
         print(f"\nJupyterLab test: {json.dumps(report)}")
     assert not server["left"], f"processes left running: {server['left']}"
@@ -166,13 +166,15 @@ _FIND_CELL = """async (marker) => {
   nb.widgets[i].node.setAttribute('data-lab-test', 'explorer');
   return i;
 }"""
-# Runs `code` in the notebook's kernel, outside any cell; returns its stdout.
+# Runs `code` in the notebook's kernel, outside any cell; returns its stdout
+# (and the error, if it raises).
 _KERNEL_RUN = """async (code) => {
   const kernel = jupyterapp.shell.currentWidget.sessionContext.session.kernel;
   const future = kernel.requestExecute({code, store_history: false});
   let text = '';
   future.onIOPub = msg => {
-    if (msg.header.msg_type === 'stream') text += msg.content.text;
+    if (msg.header.msg_type === 'stream' && msg.content.name === 'stdout')
+      text += msg.content.text;
     if (msg.header.msg_type === 'error') text += 'ERROR ' + msg.content.evalue;
   };
   await future.done;
