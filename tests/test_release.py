@@ -38,7 +38,7 @@ def _norm(name):
 
 
 def _pins(path):
-    """{normalised name: version} of the `name==version` lines of a requirements file."""
+    """{normalised name: version} of a requirements file's `name==version` lines."""
     pins = {}
     for line in Path(path).read_text().splitlines():
         m = re.match(r"([A-Za-z0-9_.-]+)==(\S+)", line.strip())
@@ -301,7 +301,8 @@ def _cell(url, branch="main"):
 def test_colab_cell_without_a_url_says_how_to_set_one(monkeypatch, capsys):
     calls = _run_colab_cell(_cell(""), monkeypatch, {})
     assert calls == []
-    assert "%env LSTM_BOOK_REPO=https://github.com/OWNER/REPO" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "%env LSTM_BOOK_REPO=https://github.com/OWNER/REPO" in out
 
 
 def test_colab_cell_clones_the_url_at_its_ref(monkeypatch, capsys):
