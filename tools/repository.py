@@ -137,9 +137,11 @@ def main(argv=None):
     launch = load_config().get("launch_buttons") or {}
     binderhub = launch.get("binderhub_url") or "https://mybinder.org"
     colab = launch.get("colab_url") or "https://colab.research.google.com"
+    # the interface of the book's launch buttons (launch_buttons in _config.yml)
+    ui = "lab" if launch.get("notebook_interface") == "jupyterlab" else "classic"
     nb = args.notebook
     print(f"Repository:  {repo.url} at {repo.branch}")
-    print(f"Binder:      {binder_link(repo, nb, binderhub)}")
+    print(f"Binder:      {binder_link(repo, nb, binderhub, ui)}")
     print(f"Colab:       {colab_link(repo, nb, colab)}")
     if args.hub:
         print(f"nbgitpuller: {nbgitpuller_link(repo, args.hub, nb)}")
