@@ -139,3 +139,41 @@ def test_figures_are_in(pdf):
                for nb in _notebooks().values() for c in nb["cells"]
                for out in c.get("outputs", []))
     assert len(images) >= pngs, f"{len(images)} images in the PDF, {pngs} figures"
+
+
+# ---- the print helpers, without TeX ----
+
+def test_frames_chosen_evenly_first_and_last_kept():
+    assert print_book.chosen(3) == [0, 1, 2]
+    assert print_book.chosen(11) == [0, 3, 7, 10]
+    assert print_book.chosen(12) == [0, 4, 7, 11]
+
+
+def test_player_frames_are_read_from_the_players_html():
+    import base64
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
+    data = base64.encodebytes(png).decode().replace("\n", "\\\n")
+    html = ("var frames = new Array(2);\n"
+            f'  frames[0] = "data:image/png;base64,{data}"\n'
+            f'  frames[1] = "data:image/png;base64,{data}"\n'
+            "anim = new Animation(frames, img_id, slider_id, 500, loop_id);")
+    assert print_book.player_frames(html) == [(png, "png"), (png, "png")]
+    assert print_book.player_frames("<p>not a player</p>") == []
+
+
+def test_widget_controls_in_the_order_shown():
+    def model(name, **state):
+        return {"model_name": name, "state": state}
+    state = {"box": model("VBoxModel", children=["IPY_MODEL_row", "IPY_MODEL_seed",
+                                                 "IPY_MODEL_out"]),
+             "row": model("HBoxModel", children=["IPY_MODEL_decay", "IPY_MODEL_bias"]),
+             "decay": model("SelectionSliderModel", description="decay",
+                            _options_labels=["none", "0.99"], index=1),
+             "bias": model("FloatSliderModel", description="b_in", value=-1.5),
+             "seed": model("ToggleButtonsModel", description="seed",
+                           _options_labels=["0", "1"], index=0),
+             "out": model("OutputModel", outputs=[
+                 {"output_type": "display_data", "data": {"image/png": "iVBOR"}}])}
+    controls, figures = print_book.widget_controls(state, "box")
+    assert controls == [("decay", "0.99"), ("b_in", "-1.5"), ("seed", "0")]
+    assert figures == ["iVBOR"]

@@ -13,8 +13,9 @@ HTML book keeps everything; in print, where nothing moves and nothing unfolds:
 - Sphinx gathers every citation of the book into one bibliography at its end (it
   is titled References, `latex_elements` in _config.yml); the References chapter
   it leaves empty is dropped, so the back matter is the bibliography itself;
-- any other output that only a browser can show (HTML, JavaScript) is a warning,
-  so `make pdf` (-W) fails rather than print `<IPython.core.display.HTML object>`.
+- any other output that only a browser can show (HTML or JavaScript whose plain
+  text is a mere `<... object>`) is a warning, so `make pdf` (-W) fails rather
+  than print `<IPython.core.display.HTML object>`.
 
 Code cells tagged `hide-input` lose their code in print already
 (sphinx-jupyterbook-latex). These are post-transforms, run for the LaTeX builder
@@ -124,9 +125,12 @@ class PrintTwins(SphinxPostTransform):
                 return
             html = kinds["text/html"].astext() if "text/html" in kinds else ""
             frames = player_frames(html)
+            plain = kinds["text/plain"].astext().strip() if "text/plain" in kinds \
+                else ""
             if frames:
                 bundle.replace_self(self._player(frames))
-            elif not set(kinds) - BROWSER_ONLY - {"text/plain"}:
+            elif (not set(kinds) - BROWSER_ONLY - {"text/plain"}
+                  and (not plain or re.fullmatch(r"<.* object>", plain))):
                 logger.warning(f"an output only a browser can show ({', '.join(kinds)})"
                                " has no static twin in print", location=cell)
 
@@ -176,7 +180,7 @@ class PrintTwins(SphinxPostTransform):
                 + (", shown below." if missing else
                    ", the settings of the figure drawn before it."))
         out = [nodes.paragraph("", "", nodes.emphasis(text=text))]
-        for k, fig in enumerate(missing):
+        for fig in missing:
             image = self._image(base64.b64decode(_png_text(fig)), "png",
                                 f"the explorer at {settings}", width="80%")
             out.append(nodes.paragraph("", "", image))
