@@ -1,7 +1,7 @@
 """Self-checks for the book's coding exercises: your function against the reference.
 
 Each `check_*` calls the reader's function on a few random float64 inputs, compares
-it with `numpy_lstm` or `data`, prints one line if it agrees and otherwise raises
+it with `numpy_lstm`, `gru` or `data`, prints one line if it agrees and otherwise raises
 `CheckError` saying what is wrong (which output, which gate, which gradient, which
 shape), without showing the code of the answer. The diagnosis compares the result
 with known mistakes (gates read in another order, a sigmoid for a tanh, a missing
@@ -30,7 +30,7 @@ def _close(a, b):
     return a.shape == b.shape and np.allclose(a, b, rtol=RTOL, atol=ATOL)
 
 
-def _call(name, fn, *args):
+def _call(name, fn, *args, hint="W_ih is (4H, I), W_hh (4H, H)"):
     if not callable(fn):
         raise TypeError(f"fn must be your function (callable), got {type(fn).__name__}")
     try:
@@ -38,7 +38,7 @@ def _call(name, fn, *args):
     except Exception as err:  # the reader's code: report any error in its terms
         shapes = ", ".join(f"{np.shape(a)}" for a in args if isinstance(a, np.ndarray))
         raise CheckError(f"{name} raised {type(err).__name__}: {err}\n(inputs had "
-                         f"shapes {shapes}; W_ih is (4H, I), W_hh (4H, H))") from err
+                         f"shapes {shapes}; {hint})") from err
 
 
 def _numbers(name, a):
@@ -207,7 +207,8 @@ def check_rnn_step(fn, seed=0):
         x, h = rng.normal(size=(B, I)), rng.normal(size=(B, H))
         p = {k: 2.0 * v for k, v in numpy_lstm.init_rnn(I, H, rng=rng).items()}
         got = _as_array("h_t", _call("your RNN step", fn, x.copy(), h.copy(),
-                                     {k: v.copy() for k, v in p.items()}), (B, H))
+                                     {k: v.copy() for k, v in p.items()},
+                                     hint="W_ih is (H, I), W_hh (H, H)"), (B, H))
         a_x, a_h = x @ p["W_ih"].T + p["b_ih"], h @ p["W_hh"].T + p["b_hh"]
         if _close(got, np.tanh(a_x + a_h)):
             continue
@@ -226,6 +227,18 @@ def check_rnn_step(fn, seed=0):
         raise CheckError(f"RNN step: h_t is wrong (largest error "
                          f"{np.abs(got - np.tanh(a_x + a_h)).max():.2g})")
     print("RNN step OK: h_t matches the reference on 4 random inputs")
+
+
+# ----------------------------------------------------------------------------- GRU
+
+def check_gru_step(fn, seed=0):
+    """fn(x_t (B, I), h_prev (B, H), params) -> h_t (B, H), torch.nn.GRU's step.
+
+    Compared with `gru.gru_step` on random inputs; the diagnosis (gate order,
+    reset before or after the hidden product, z or 1 - z...) is in `check_gru`.
+    """
+    from .check_gru import check_gru_step as check    # it imports this module
+    check(fn, seed)
 
 
 # ----------------------------------------------------------------------------- backward

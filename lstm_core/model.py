@@ -1,6 +1,10 @@
-"""The NumPy sequence model: an LSTM or tanh RNN with a linear readout.
+"""The NumPy sequence model: an LSTM, tanh RNN or GRU with a linear readout.
 
     Y = H W_hy^T + b_y,   X (T, N, I) -> H (T, N, H) -> Y (T, N, O)
+
+The recurrent layer is `numpy_lstm`'s LSTM (optional peepholes and forget gate)
+or tanh RNN, a variant of Greff et al. 2017 from `lstm_core.variants`
+(cell="lstm", variant="cifg", ...), or the GRU of `lstm_core.gru` (cell="gru").
 
 `forward` keeps what `backward` needs per thread (two threads may train two
 models, or evaluate one, at once), and `backward(dY)` returns the gradients with
@@ -10,29 +14,58 @@ import threading
 
 import numpy as np
 
+from . import gru, variants
 from . import validate as V
 from .numpy_lstm import init_lstm, init_rnn, lstm_backward, lstm_forward, \
     rnn_backward, rnn_forward
 
 READOUT = ("W_hy", "b_y")
+CELLS = ("lstm", "rnn", "gru")
+
+
+def check_cell(cell, variant, peepholes, forget_gate):
+    """Check the choice of recurrent layer (both backends' SequenceModel use it)."""
+    V.one_of("cell", cell, CELLS)
+    if variant is None:
+        return
+    if cell != "lstm":
+        raise ValueError(f"variant is a variant of the LSTM: it needs cell='lstm', got "
+                         f"cell={cell!r}")
+    V.one_of("variant", variant, variants.VARIANTS)
+    if peepholes or not forget_gate:
+        raise ValueError(f"variant={variant!r} fixes the peepholes and the forget "
+                         "gate (lstm_core.variants.VARIANTS): leave peepholes and "
+                         f"forget_gate out, got peepholes={peepholes!r}, "
+                         f"forget_gate={forget_gate!r}")
 
 
 class SequenceModel:
-    """A NumPy LSTM or tanh RNN with a linear readout y_t = W_hy h_t + b_y."""
+    """A NumPy LSTM, tanh RNN or GRU with a linear readout y_t = W_hy h_t + b_y.
+
+    cell: "lstm", "rnn" or "gru"; variant (cell="lstm" only): a key of
+    `lstm_core.variants.VARIANTS`, or None for numpy_lstm's LSTM with the given
+    peepholes and forget_gate.
+    """
 
     def __init__(self, input_size, hidden_size, output_size, *, cell="lstm",
-                 peepholes=False, forget_gate=True, rng, dtype=np.float64):
-        V.one_of("cell", cell, ("lstm", "rnn"))
+                 variant=None, peepholes=False, forget_gate=True, rng,
+                 dtype=np.float64):
+        check_cell(cell, variant, peepholes, forget_gate)
         output_size = V.positive_int("output_size", output_size)
-        if cell == "lstm":
+        if variant is not None:
+            self.params = variants.init_lstm(input_size, hidden_size, variant=variant,
+                                             rng=rng, dtype=dtype)
+        elif cell == "lstm":
             self.params = init_lstm(input_size, hidden_size, peepholes=peepholes,
                                     forget_gate=forget_gate, rng=rng, dtype=dtype)
+        elif cell == "gru":
+            self.params = gru.init_gru(input_size, hidden_size, rng=rng, dtype=dtype)
         else:
             self.params = init_rnn(input_size, hidden_size, rng=rng, dtype=dtype)
         k = 1.0 / np.sqrt(hidden_size)                       # as torch.nn.Linear
         self.params["W_hy"] = rng.uniform(-k, k, (output_size, hidden_size)).astype(dtype)
         self.params["b_y"] = rng.uniform(-k, k, output_size).astype(dtype)
-        self.cell, self._caches = cell, {}
+        self.cell, self.variant, self._caches = cell, variant, {}
 
     @property
     def dtype(self):
@@ -45,7 +78,7 @@ class SequenceModel:
     def forward(self, X, state=None):
         """X (T, N, I) -> (Y (T, N, O), final state); keeps what backward needs.
 
-        state: (h0, c0) for an LSTM, h0 for an RNN, each (N, H), or None (zeros).
+        state: (h0, c0) for an LSTM, h0 for an RNN or GRU, each (N, H), or None.
         """
         W_hy = V.array("params['W_hy']", self.params["W_hy"], 2)
         V.array("params['b_y']", self.params["b_y"], shape=(W_hy.shape[0],),
@@ -56,7 +89,13 @@ class SequenceModel:
             if not isinstance(state, (tuple, list)) or len(state) != 2:
                 raise TypeError("state must be a pair (h0, c0) for an LSTM, got "
                                 f"{V.describe(state)}")
-            H, state, cache = lstm_forward(X, self.core(), *state)
+            if self.variant is None:
+                H, state, cache = lstm_forward(X, self.core(), *state)
+            else:
+                H, state, cache = variants.lstm_forward(X, self.core(), *state,
+                                                        variant=self.variant)
+        elif self.cell == "gru":
+            H, state, cache = gru.gru_forward(X, self.core(), state)
         else:
             H, state, cache = rnn_forward(X, self.core(), state)
         self._caches[threading.get_ident()] = (H, cache)
@@ -70,7 +109,9 @@ class SequenceModel:
         W_hy = self.params["W_hy"]
         V.array("dY", dY, shape=H.shape[:2] + W_hy.shape[:1], dtype=H.dtype,
                 dims="(T, N, O)")
-        backward = lstm_backward if self.cell == "lstm" else rnn_backward
+        backward = {"lstm": lstm_backward if self.variant is None else
+                    variants.lstm_backward, "gru": gru.gru_backward,
+                    "rnn": rnn_backward}[self.cell]
         grads = backward(dY @ W_hy, cache)[0]                # dH (T, N, H)
         grads["W_hy"] = np.einsum("tno,tnh->oh", dY, H)
         grads["b_y"] = dY.sum((0, 1))

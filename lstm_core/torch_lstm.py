@@ -21,6 +21,9 @@ fused, vectorised loop for the gates), compiled with torch.utils.cpp_extension t
 first time it is needed (about half a minute, cached under ~/.cache/torch_extensions).
 Without a C++ compiler, or with LSTM_CORE_PURE_TORCH=1 in the environment, the
 pure-PyTorch Function below runs instead: same results, slower.
+
+The LSTM variants of Greff et al. 2017 and the GRU are in `lstm_core.torch_variants`
+(`LSTMVariant`, `GRU`); `SequenceModel` below builds any of them.
 """
 import math
 
@@ -29,6 +32,7 @@ import torch
 from torch import nn
 
 from . import validate as V
+from .model import check_cell
 from .torch_peephole import _FusedPeepholeLSTM, _PeepholeLSTM, cpu_kernel  # noqa: F401
 from .validate import PEEPHOLES, check_keys, lstm_layout
 
@@ -210,7 +214,9 @@ def _checked_value(name, value, p):
 
 
 class SequenceModel(nn.Module):
-    """An LSTM (this module's) or tanh RNN (torch.nn.RNN) with a linear readout.
+    """An LSTM (this module's), tanh RNN (torch.nn.RNN), LSTM variant or GRU
+    (`lstm_core.torch_variants`: cell="lstm", variant="cifg"; cell="gru") with a
+    linear readout.
 
     The twin of `lstm_core.train.SequenceModel`: forward(X, state=None) returns
     (Y (T, N, O), state), and `from_numpy` / `to_numpy` copy its parameter dict
@@ -218,18 +224,24 @@ class SequenceModel(nn.Module):
     """
 
     def __init__(self, input_size, hidden_size, output_size, *, cell="lstm",
-                 peepholes=False, forget_gate=True, device=None, dtype=None):
+                 variant=None, peepholes=False, forget_gate=True, device=None,
+                 dtype=None):
         super().__init__()
-        V.one_of("cell", cell, ("lstm", "rnn"))
+        check_cell(cell, variant, peepholes, forget_gate)
         output_size = V.positive_int("output_size", output_size)
         kw = {"device": device, "dtype": V.torch_dtype("dtype", dtype)}
-        if cell == "lstm":
+        if variant is not None or cell == "gru":
+            from . import torch_variants                        # it imports this module
+            self.rnn = torch_variants.GRU(input_size, hidden_size, **kw) \
+                if cell == "gru" else torch_variants.LSTMVariant(
+                    input_size, hidden_size, variant=variant, **kw)
+        elif cell == "lstm":
             self.rnn = LSTM(input_size, hidden_size, peepholes=peepholes,
                             forget_gate=forget_gate, **kw)
         else:
             self.rnn = nn.RNN(V.positive_int("input_size", input_size),
                               V.positive_int("hidden_size", hidden_size), **kw)
-        self.cell = cell
+        self.cell, self.variant = cell, variant
         self.readout = nn.Linear(hidden_size, output_size, **kw)
 
     def forward(self, X, state=None):
@@ -251,12 +263,12 @@ class SequenceModel(nn.Module):
                             "of arrays, build the model and use load_arrays), got "
                             f"{V.describe(model)}")
         p = model.params
-        if model.cell == "lstm":
+        if model.cell == "lstm" and model.variant is None:
             hidden, forget_gate, peepholes = lstm_layout(model.core())
         else:
             hidden, forget_gate, peepholes = p["W_hh"].shape[1], True, False
         out = cls(p["W_ih"].shape[1], hidden, p["W_hy"].shape[0], cell=model.cell,
-                  peepholes=peepholes, forget_gate=forget_gate,
+                  variant=model.variant, peepholes=peepholes, forget_gate=forget_gate,
                   dtype=torch.from_numpy(p["W_ih"]).dtype)
         out.load_arrays(p)
         return out

@@ -12,7 +12,8 @@ dtype, complex and integer ones included, is refused by name. Arrays with a
 zero-length dimension are refused where a step or a sequence is needed.
 
 Also here: the layout checks of the parameter dicts (`lstm_layout`, `rnn_layout`,
-`check_keys`), so that `numpy_lstm` holds the equations only. `import
+`gated_layout` for the LSTM variants and the GRU, `check_keys`), so that the model
+modules hold the equations only. `import
 lstm_core.validate` does not import torch; the tensor checks import it when used.
 """
 import numbers
@@ -234,6 +235,29 @@ def lstm_layout(params):
         array(f"params[{key!r}]", params[key], shape=(hidden,))
     _same_dtype(params)
     return hidden, forget_gate, peepholes
+
+
+def gated_layout(params, gates, vectors=(), what="this cell"):
+    """Check the parameter dict of a gated cell; return its hidden_size.
+
+    gates names the blocks of H rows of W_ih (nG*H, I), W_hh (nG*H, H), b_ih and
+    b_hh (nG*H,), in order ("ifgo", "rzn"); vectors names the (H,) peepholes.
+    """
+    W_hh = _param_dict(params)
+    check_keys(params, {"W_ih", "W_hh", "b_ih", "b_hh", *vectors})
+    nG, rows = len(gates), ", ".join(gates)
+    hidden, rest = divmod(W_hh.shape[0], nG)
+    if rest or hidden != W_hh.shape[1]:
+        raise ValueError(f"params['W_hh'] must have shape ({nG}H, H) for {what} "
+                         f"(gate rows {rows}), got {W_hh.shape}")
+    G = nG * hidden
+    array("params['W_ih']", params["W_ih"], shape=(G, None), dims=f"({nG}H, I)")
+    for key in ("b_ih", "b_hh"):
+        array(f"params[{key!r}]", params[key], shape=(G,))
+    for key in vectors:
+        array(f"params[{key!r}]", params[key], shape=(hidden,))
+    _same_dtype(params)
+    return hidden
 
 
 def rnn_layout(params):

@@ -97,6 +97,73 @@ def test_rnn_step_mistakes_are_named(capsys):
                                         check.check_rnn_step)
 
 
+def test_rnn_step_exception_names_the_rnn_shapes():
+    msg = message(lambda x, h, p: x @ p["W_hh"], check.check_rnn_step)
+    assert msg.startswith("your RNN step raised ValueError") and \
+        "W_ih is (H, I), W_hh (H, H)" in msg
+
+
+# ----------------------------------------------------------------------------- GRU
+
+def reader_gru(x, h, p, order="rzn", reset="after", swap_z=False, n_act=np.tanh,
+               use_b_hh=True, r_shift=0.0, n_shift=0.0):
+    """A reader's GRU step written from nn.GRU's equations, one mistake at a time."""
+    W_i, W_h, b_i, b_h = (dict(zip(order, np.split(p[k], 3)))
+                          for k in ("W_ih", "W_hh", "b_ih", "b_hh"))
+    if not use_b_hh:
+        b_h = {g: 0.0 * v for g, v in b_h.items()}
+    r = sigmoid(x @ W_i["r"].T + b_i["r"] + h @ W_h["r"].T + b_h["r"] + r_shift)
+    z = sigmoid(x @ W_i["z"].T + b_i["z"] + h @ W_h["z"].T + b_h["z"])
+    hidden = {"after": r * (h @ W_h["n"].T + b_h["n"]),
+              "before": (r * h) @ W_h["n"].T + b_h["n"],
+              "bias_out": r * (h @ W_h["n"].T) + b_h["n"]}[reset]
+    n = n_act(x @ W_i["n"].T + b_i["n"] + hidden + n_shift)
+    return z * n + (1 - z) * h if swap_z else (1 - z) * n + z * h
+
+
+def gru_message(**mistake):
+    return message(lambda x, h, p: reader_gru(x, h, p, **mistake), check.check_gru_step)
+
+
+def test_right_gru_step_passes_and_says_so(capsys):
+    check.check_gru_step(reader_gru)
+    assert "GRU step OK" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mistake, named", [
+    ({"order": "zrn"}, "wrong rows (your z from the r rows, your r from the z rows)"),
+    ({"order": "nzr"}, "wrong rows (your n from the r rows, your r from the n rows)"),
+    ({"reset": "before"}, "reset gate is applied before the hidden product"),
+    ({"reset": "bias_out"}, "b_hn of the candidate is outside the reset"),
+    ({"swap_z": True}, "z and 1 - z are swapped"),
+    ({"n_act": sigmoid}, "candidate n must range over (-1, 1)"),
+    ({"use_b_hh": False}, "b_hh is missing"),
+], ids=["order-zrn", "order-nzr", "reset-before", "bias-outside-reset", "z-swapped",
+        "sigmoid-for-tanh", "no-b_hh"])
+def test_gru_step_mistakes_are_named(mistake, named):
+    assert named in gru_message(**mistake)
+
+
+@pytest.mark.parametrize("mistake, located", [
+    ({"r_shift": 0.3}, "the reset gate r (z pinned to 0) still disagrees"),
+    ({"n_shift": 0.3}, "the candidate n (z pinned to 0, r to 1) still disagrees")],
+    ids=["in-r", "in-n"])
+def test_unlisted_gru_mistake_is_located(mistake, located):
+    msg = gru_message(**mistake)
+    assert msg.startswith("GRU step: h_t is wrong") and located in msg
+
+
+def test_gru_step_returning_a_pair_is_named():
+    msg = message(lambda x, h, p: (reader_gru(x, h, p),) * 2, check.check_gru_step)
+    assert "must return h_t alone" in msg and "no cell state" in msg
+
+
+def test_gru_step_exception_names_the_gru_shapes():
+    msg = message(lambda x, h, p: x @ p["W_hh"], check.check_gru_step)
+    assert msg.startswith("your GRU step raised ValueError") and \
+        "W_ih is (3H, I), W_hh (3H, H)" in msg
+
+
 # ----------------------------------------------------------------------------- backward
 
 def truncated_backward(dH, cache):

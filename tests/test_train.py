@@ -11,8 +11,9 @@ def rng():
     return np.random.default_rng(0)
 
 
-def _model(rng, cell="lstm", peepholes=False, I=2, H=5, O=3):
-    return train.SequenceModel(I, H, O, cell=cell, peepholes=peepholes, rng=rng)
+def _model(rng, cell="lstm", peepholes=False, I=2, H=5, O=3, variant=None):
+    return train.SequenceModel(I, H, O, cell=cell, peepholes=peepholes, rng=rng,
+                               variant=variant)
 
 
 @pytest.mark.parametrize("kind", ["mse", "bce", "ce"])
@@ -27,10 +28,15 @@ def test_loss_gradient_matches_finite_differences(rng, kind):
     assert gradcheck.rel_error(dY, num) < 1e-7
 
 
-@pytest.mark.parametrize("cell,peepholes", [("lstm", False), ("lstm", True),
-                                            ("rnn", False)])
-def test_model_backward_matches_finite_differences(rng, cell, peepholes):
-    m = _model(rng, cell, peepholes)
+CELLS = pytest.mark.parametrize("cell,peepholes,variant", [
+    ("lstm", False, None), ("lstm", True, None), ("rnn", False, None),
+    ("gru", False, None), ("lstm", False, "cifg")],
+    ids=["lstm", "peepholes", "rnn", "gru", "cifg"])
+
+
+@CELLS
+def test_model_backward_matches_finite_differences(rng, cell, peepholes, variant):
+    m = _model(rng, cell, peepholes, variant=variant)
     X, Y = rng.normal(size=(4, 3, 2)), rng.normal(size=(4, 3, 3))
     W = np.ones((4, 3))
 
@@ -60,11 +66,11 @@ def test_numpy_optimisers_follow_torch_optim(rng, name):
     np.testing.assert_allclose(p["w"], t.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("cell,peepholes", [("lstm", False), ("lstm", True),
-                                            ("rnn", False)])
-def test_numpy_and_torch_backends_train_identically(rng, cell, peepholes):
-    m = _model(rng, cell, peepholes, I=1, H=3, O=1)
+@CELLS
+def test_numpy_and_torch_backends_train_identically(rng, cell, peepholes, variant):
+    m = _model(rng, cell, peepholes, I=1, H=3, O=1, variant=variant)
     t = torch_lstm.SequenceModel.from_numpy(m)
+    assert (t.cell, t.variant) == (cell, variant)
     sw = data.sine_windows()
     cfg = train.TrainConfig(epochs=20, batch_size=5, lr=0.02, step_decay=0.9,
                             input_noise=0.01, clip=1.0)
@@ -203,7 +209,7 @@ def test_bad_model_is_named():
 
 def test_bad_cell_and_output_size_are_named(rng):
     with pytest.raises(ValueError, match="cell"):
-        train.SequenceModel(1, 2, 1, cell="gru", rng=rng)
+        train.SequenceModel(1, 2, 1, cell="lsmt", rng=rng)
     with pytest.raises(ValueError, match="output_size"):
         train.SequenceModel(1, 2, 0, rng=rng)
 
@@ -211,3 +217,28 @@ def test_bad_cell_and_output_size_are_named(rng):
 def test_backward_before_forward_is_an_error(rng):
     with pytest.raises(RuntimeError, match="forward before backward"):
         _model(rng).backward(np.zeros((1, 1, 3)))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"cell": "transformer"}, ValueError,
+     r"^cell must be one of \['gru', 'lstm', 'rnn'\]"),
+    ({"cell": "gru", "variant": "cifg"}, ValueError,
+     r"needs cell='lstm', got cell='gru'"),
+    ({"variant": "cifg", "peepholes": True}, ValueError,
+     r"^variant='cifg' fixes the peepholes and the forget gate"),
+    ({"variant": "fgr"}, ValueError, r"^variant must be one of"),
+], ids=["unknown-cell", "variant-of-gru", "variant-and-peepholes", "unknown-variant"])
+def test_sequence_models_refuse_bad_cell_choices(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        train.SequenceModel(2, 3, 1, rng=np.random.default_rng(0), **kwargs)
+    with pytest.raises(error, match=match):
+        torch_lstm.SequenceModel(2, 3, 1, **kwargs)
+
+
+@pytest.mark.parametrize("cell, variant", [("gru", None), ("lstm", "nog")])
+def test_free_run_works_for_the_new_cells_on_both_backends(cell, variant):
+    m = _model(np.random.default_rng(3), cell, I=1, H=3, O=1, variant=variant)
+    t = torch_lstm.SequenceModel.from_numpy(m)
+    X = np.random.default_rng(4).normal(size=(4, 2, 1))
+    np.testing.assert_allclose(train.free_run(m, X, 6), train.free_run(t, X, 6),
+                               rtol=1e-10, atol=1e-12)
