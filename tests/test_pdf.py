@@ -110,6 +110,8 @@ def test_every_widget_and_player_has_its_twin(pdf):
     flat = pdf["flat"]
     assert widgets and players
     assert flat.count("In the notebook an explorer stands here") == widgets
+    # each widget's twin is a numbered figure earlier in its chapter, named so
+    assert len(re.findall(r"the settings of Fig\. \d+\.\d+\.", flat)) == widgets
     assert flat.count("show them in a player with a slider") == players
 
 

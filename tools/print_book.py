@@ -169,17 +169,32 @@ class PrintTwins(SphinxPostTransform):
         state = nb.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {})
         controls, figures = widget_controls(state.get("state", {}),
                                             match.group(1) if match else "")
-        earlier = {_png_text(o.get("data", {}).get("image/png", ""))
-                   for c in nb["cells"][:cell["cell_index"]]
-                   for o in c.get("outputs", [])}
+        earlier = {}                  # PNG text: the figure's name (label), or ""
+        for c in nb["cells"][:cell["cell_index"]]:
+            name = c["metadata"].get("mystnb", {}).get("figure", {}).get("name", "")
+            for o in c.get("outputs", []):
+                earlier[_png_text(o.get("data", {}).get("image/png", ""))] = name
         missing = [f for f in figures if _png_text(f) not in earlier]
         names = ", ".join(name for name, _ in controls) or "controls"
         settings = ", ".join(f"{name} = {value}" for name, value in controls)
         text = (f"In the notebook an explorer stands here, with {names}. It opens "
-                f"at {settings or 'its defaults'}"
-                + (", shown below." if missing else
-                   ", the settings of the figure drawn before it."))
-        out = [nodes.paragraph("", "", nodes.emphasis(text=text))]
+                f"at {settings or 'its defaults'}")
+        labels = [earlier[_png_text(f)] for f in figures if _png_text(f) in earlier]
+        if missing or not figures:
+            tail = [nodes.Text(", shown below." if missing else ".")]
+        elif all(labels):             # floats move: name the twin by its number
+            tail = [nodes.Text(", the settings of ")]
+            for k, label in enumerate(labels):
+                tail += [nodes.Text(" and ")] if k else []
+                tail.append(addnodes.pending_xref(
+                    "", nodes.inline("", label), refdomain="std", reftype="numref",
+                    reftarget=label, refexplicit=False, refwarn=True,
+                    refdoc=self.env.docname))
+            tail.append(nodes.Text("."))
+        else:
+            tail = [nodes.Text(", the settings of the figure drawn before it.")]
+        out = [nodes.paragraph("", "", nodes.emphasis("", "", nodes.Text(text),
+                                                      *tail))]
         for fig in missing:
             image = self._image(base64.b64decode(_png_text(fig)), "png",
                                 f"the explorer at {settings}", width="80%")
