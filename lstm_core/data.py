@@ -208,6 +208,8 @@ def decode(onehot):
                         f"{V.describe(onehot)}")
     if onehot.ndim != 2 or onehot.shape[1] != len(SYMBOLS):
         raise ValueError(f"onehot must have shape (T, 7), got {onehot.shape}")
+    if not np.isfinite(onehot).all():
+        raise ValueError("onehot must hold finite values, got NaN or infinity")
     return "".join(SYMBOLS[k] for k, row in zip(onehot.argmax(1), onehot) if row.any())
 
 
@@ -301,7 +303,8 @@ def sine_waves(n_waves=100, length=1000, period=20.0, rng=None, dtype=np.float64
     """
     _check_pos_int("n_waves", n_waves)
     _check_pos_int("length", length)
-    period = V.number("period", period, low=0, low_open=True)
+    # Bounded so that t / period and the shifts stay finite ints and floats.
+    period = V.number("period", period, low=1e-6, high=1e12)
     _check_rng(rng)
     dtype = V.float_dtype("dtype", dtype)
     k = max(int(4 * period), 1)
@@ -312,9 +315,8 @@ def sine_waves(n_waves=100, length=1000, period=20.0, rng=None, dtype=np.float64
 
 def next_step_pairs(waves):
     """Next-step pairs X = waves[:-1], Y = waves[1:], each (L-1, N, 1)."""
-    if not isinstance(waves, np.ndarray):
-        raise TypeError(f"waves must be a numpy array, got {type(waves).__name__}")
-    if waves.ndim != 2 or waves.shape[0] < 2:
+    V.array("waves", waves, 2, dims="(L, N)")
+    if waves.shape[0] < 2:
         raise ValueError(f"waves must have shape (L, N) with L >= 2, got {waves.shape}")
     return waves[:-1, :, None], waves[1:, :, None]
 

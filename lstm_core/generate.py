@@ -32,9 +32,17 @@ def model_dtype(model):
 
 
 def as_model_input(name, X, model, ndim=3, dims="(T, N, I)"):
-    """X checked (finite float array) and converted to the model's dtype."""
+    """X checked (finite float array) and converted to the model's dtype (finite
+    there too: 1e300 is a float64, not a float32)."""
     V.array(name, X, ndim, dims=dims)
-    return X.astype(model_dtype(model), copy=False)
+    dtype = model_dtype(model)
+    with np.errstate(over="ignore"):
+        out = X.astype(dtype, copy=False)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{name} must hold values within the range of {dtype}, the "
+                         f"model's dtype: some overflow to infinity (max |{name}| = "
+                         f"{float(np.abs(X).max()):.3g})")
+    return out
 
 
 def predict(model, X, state=None):

@@ -24,6 +24,7 @@ class SequenceModel:
                  peepholes=False, forget_gate=True, rng, dtype=np.float64):
         V.one_of("cell", cell, ("lstm", "rnn"))
         output_size = V.positive_int("output_size", output_size)
+        V.lstm_options(cell, peepholes, forget_gate)
         if cell == "lstm":
             self.params = init_lstm(input_size, hidden_size, peepholes=peepholes,
                                     forget_gate=forget_gate, rng=rng, dtype=dtype)
