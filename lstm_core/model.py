@@ -71,8 +71,14 @@ class SequenceModel:
         W_hy = self.params["W_hy"]
         V.array("dY", dY, shape=H.shape[:2] + W_hy.shape[:1], dtype=H.dtype,
                 dims="(T, N, O)")
+        with np.errstate(over="ignore", invalid="ignore"):
+            dH = dY @ W_hy                                   # (T, N, H)
+        if not np.isfinite(dH).all():
+            raise FloatingPointError("dLoss/dH = dY @ W_hy overflows: params['W_hy'] "
+                                     f"is too large (max |W_hy| = {np.abs(W_hy).max():.3g}"
+                                     "; a diverged run?)")
         backward = lstm_backward if self.cell == "lstm" else rnn_backward
-        grads = backward(dY @ W_hy, cache)[0]                # dH (T, N, H)
+        grads = backward(dH, cache)[0]
         grads["W_hy"] = np.einsum("tno,tnh->oh", dY, H)
         grads["b_y"] = dY.sum((0, 1))
         return grads

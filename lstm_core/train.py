@@ -98,15 +98,18 @@ class _NumpyBackend:
     def outputs(self, X):
         return self.model.forward(X)[0]
 
+    @np.errstate(over="ignore", invalid="ignore")          # each result is checked
     def train_step(self, X, Y, W, cfg):
         Y_hat, _ = self.model.forward(X)
         if not np.isfinite(Y_hat).all():                    # diverged: no backward
             return float("inf"), float("nan")
-        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-            loss, dY = loss_and_grad(Y_hat, Y, W, cfg.loss)
+        loss, dY = loss_and_grad(Y_hat, Y, W, cfg.loss)
         if not np.isfinite(loss):
             return loss, float("nan")
-        grads = self.model.backward(dY)
+        try:
+            grads = self.model.backward(dY)
+        except FloatingPointError:                          # dH overflowed
+            return loss, float("inf")
         norm = float(np.sqrt(sum((g * g).sum() for g in grads.values())))
         if np.isfinite(norm):
             if cfg.clip is not None and norm > cfg.clip:    # as clip_grad_norm_
