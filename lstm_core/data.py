@@ -151,7 +151,7 @@ def next_symbols(s, embedded=True):
     For an embedded string the set at t = len(s) - 3 (after the inner E) is
     {s[1]}: the long-range dependency. Raises ValueError if s is not valid.
     """
-    return _grammar_next(s, embedded, "s")
+    return _grammar_next(s, V.boolean("embedded", embedded), "s")
 
 
 def _one_hot_rows(out, column, s):
@@ -177,6 +177,7 @@ def encode_strings(strings, embedded=True, dtype=np.float64):
     if len(strings) == 0:
         raise ValueError("strings must be a non-empty list of str, got an empty one")
     dtype = V.float_dtype("dtype", dtype)
+    embedded = V.boolean("embedded", embedded)
     sets = [_grammar_next(s, embedded, f"strings[{b}]") for b, s in enumerate(strings)]
     T, B = max(len(s) for s in strings) - 1, len(strings)
     X = np.zeros((T, B, len(SYMBOLS)), dtype=dtype)  # (T, B, 7)

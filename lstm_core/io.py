@@ -129,11 +129,14 @@ def save_params(path, params, meta=None):
 def _read_npz(path):
     """All arrays of the ``.npz`` at ``path`` as a dict of in-memory copies."""
     try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single .npy array, not an .npz archive")
-        with data:
-            return {name: data[name] for name in data.files}
+        # Our own handle, closed whatever happens: np.load leaves the file open
+        # when the zip archive it starts to read turns out to be corrupt.
+        with open(path, "rb") as fh:
+            data = np.load(fh, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("it holds a single .npy array, not an .npz archive")
+            with data:
+                return {name: data[name] for name in data.files}
     except FileNotFoundError:
         raise FileNotFoundError(f"no parameter file at {str(path)!r}") from None
     except PermissionError as err:

@@ -181,7 +181,7 @@ def _data(model, X, Y, mask, names):
     """Checked data in the model's dtype: X, targets (T, N, O), weights (T, N)."""
     Y, W = sequence_targets(X, Y, mask, names)
     return (as_model_input(names[0], X, model),
-            as_model_input(names[1], Y, model, dims="(T, N, O)"), W)
+            as_model_input(names[1], Y, model, dims="(T, N, O)", inputs=False), W)
 
 
 def _check_output_size(backend, X, Y, name):
