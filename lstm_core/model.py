@@ -48,9 +48,6 @@ class SequenceModel:
 
         state: (h0, c0) for an LSTM, h0 for an RNN, each (N, H), or None (zeros).
         """
-        W_hy = V.array("params['W_hy']", self.params["W_hy"], 2)
-        V.array("params['b_y']", self.params["b_y"], shape=(W_hy.shape[0],),
-                dtype=W_hy.dtype)
         if self.cell == "lstm":
             if state is None:
                 state = (None, None)
@@ -60,8 +57,12 @@ class SequenceModel:
             H, state, cache = lstm_forward(X, self.core(), *state)
         else:
             H, state, cache = rnn_forward(X, self.core(), state)
+        W_hy = V.array("params['W_hy']", self.params["W_hy"], shape=(None, H.shape[-1]),
+                       dtype=H.dtype, dims="(O, H)")
+        b_y = V.array("params['b_y']", self.params["b_y"], shape=(W_hy.shape[0],),
+                      dtype=H.dtype, dims="(O,)")
         self._caches[threading.get_ident()] = (H, cache)
-        return H @ W_hy.T + self.params["b_y"], state
+        return H @ W_hy.T + b_y, state
 
     def backward(self, dY):
         """dY (T, N, O) = dLoss/dY of this thread's last forward -> gradients."""

@@ -817,6 +817,56 @@ def test_odd_arguments_get_a_named_error_not_a_raw_one(rng):
         train.SGD(lr=10 ** 400)
 
 
+def test_arguments_checked_nowhere_else_are_named(rng, tmp_path):
+    """Each call here reaches a check of its own (see tools/check_mutations.py)."""
+    model = train.SequenceModel(2, 3, 1, rng=rng)
+    W_hy = model.params["W_hy"]
+    for bad, named in ((np.ones((1, 4)), "params['W_hy'] must have shape (O, 3)"),
+                       (W_hy.astype(np.float32), "params['W_hy'] must be float64"),
+                       (W_hy * np.nan, "params['W_hy'] must hold finite")):
+        model.params["W_hy"] = bad
+        with refused((TypeError, ValueError), named):
+            model.forward(np.zeros((4, 2, 2)))
+    model.params["W_hy"], model.params["b_y"] = W_hy, np.ones(2)
+    with refused(ValueError, "params['b_y'] must have shape (1,)"):
+        model.forward(np.zeros((4, 2, 2)))
+    with refused(TypeError, "state must be a pair (h0, c0)"):
+        train.SequenceModel(2, 3, 1, rng=rng).forward(np.zeros((4, 2, 2)), "h")
+    with refused(ValueError, "model has no parameters"):
+        train.predict(torch.nn.Identity(), np.zeros((4, 2, 2)))
+    with refused(TypeError, "onehot must be a NumPy array"):
+        data.decode("BTSXSE")
+    with refused(TypeError, "params and grads must be dicts"):
+        gradcheck.check_grads(lambda: 0.0, [np.ones(2)], [np.ones(2)])
+    with refused(TypeError, "f must be a function"):
+        gradcheck.numerical_grad("loss", np.ones(2))
+    io.save_params(tmp_path / "p.npz", {"W": np.ones(2)})
+    with refused(TypeError, "expected_keys", "str 'W'"):
+        io.load_params(tmp_path / "p.npz", expected_keys="W")
+    np.save(tmp_path / "a.npy", np.ones(2))
+    (tmp_path / "a.npy").rename(tmp_path / "a.npz")
+    with refused(ValueError, "single .npy array"):
+        io.load_params(tmp_path / "a.npz")
+    X, Y = sine_data()
+    with refused(ValueError, "config.early_stop_every needs a test set"):
+        train.fit(model_for("numpy"), X, Y, train.TrainConfig(
+            epochs=1, batch_size=4, early_stop_every=1))
+    with refused(TypeError, "params must be a dict"):
+        torch_model().load_arrays([np.ones(2)])
+    rnn = torch_model(2, 3, 1, cell="rnn")
+    with refused(ValueError, "state must have shape (1, 2, 3)"):
+        rnn(torch.zeros(4, 2, 2, dtype=torch.float64), torch.zeros(2, 3,
+                                                                dtype=torch.float64))
+    with refused(ValueError, "state must hold finite"):
+        rnn(torch.zeros(4, 2, 2, dtype=torch.float64),
+            torch.full((1, 2, 3), np.nan, dtype=torch.float64))
+    import matplotlib
+    matplotlib.use("Agg")
+    from lstm_core import viz
+    with refused(TypeError, "fig must be a matplotlib Figure", "str"):
+        viz.player("figure", lambda k: None, 2)
+
+
 def test_float32_parameters_with_a_float64_state_are_refused(rng):
     p = numpy_lstm.init_lstm(2, 3, rng=rng, dtype=np.float32)
     X = np.zeros((4, 2, 2), np.float32)
