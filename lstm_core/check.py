@@ -175,7 +175,6 @@ def check_lstm_step(fn, peepholes=False, seed=0):
     Compared with `numpy_lstm.lstm_step` on random inputs (with peephole weights
     in params if `peepholes`). Prints one line if right, else raises CheckError.
     """
-    V.boolean("peepholes", peepholes)
     rng = _rng(seed)
     cases = list(_step_inputs(rng, peepholes))
     for x, h, c, p in cases:
@@ -291,7 +290,6 @@ def check_lstm_backward(fn, peepholes=False, seed=0):
     `cache` comes from `numpy_lstm.lstm_forward`; the result is compared with
     `numpy_lstm.lstm_backward`, first on one time step, then on five.
     """
-    V.boolean("peepholes", peepholes)
     rng = _rng(seed)
     one = _backward_problems(fn, 1, rng, peepholes)
     if one:

@@ -162,8 +162,8 @@ def load_params(path, expected_keys=None):
     version = arrays.pop("__format__")
     if version.shape != () or version.dtype.kind not in "iu" or \
             version.item() != FORMAT_VERSION:
-        raise ValueError(f"{str(path)!r} has format version {version.tolist()!r}, but this "
-                         f"lstm_core reads format version {FORMAT_VERSION}")
+        raise ValueError(f"{str(path)!r} has format version {version.tolist()!r}, but "
+                         f"this lstm_core reads format version {FORMAT_VERSION}")
     try:
         meta = json.loads(str(arrays.pop("__meta__", np.array("null"))))
     except json.JSONDecodeError as err:

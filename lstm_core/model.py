@@ -75,9 +75,9 @@ class SequenceModel:
         with np.errstate(over="ignore", invalid="ignore"):
             dH = dY @ W_hy                                   # (T, N, H)
         if not np.isfinite(dH).all():
-            raise FloatingPointError("dLoss/dH = dY @ W_hy overflows: params['W_hy'] "
-                                     f"is too large (max |W_hy| = {np.abs(W_hy).max():.3g}"
-                                     "; a diverged run?)")
+            raise FloatingPointError(
+                "dLoss/dH = dY @ W_hy overflows: params['W_hy'] is too large (max "
+                f"|W_hy| = {np.abs(W_hy).max():.3g}; a diverged run?)")
         backward = lstm_backward if self.cell == "lstm" else rnn_backward
         grads = backward(dH, cache)[0]
         grads["W_hy"] = np.einsum("tno,tnh->oh", dY, H)

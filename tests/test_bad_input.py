@@ -121,6 +121,7 @@ def _kernel_args(T=3, B=2, I=4, H=5, dtype=torch.float64):
     ("X", lambda t: t[:, :0], "X must be a non-empty"),
     ("X", lambda t: t.half(), "X must be float32 or float64"),
     ("h0", lambda t: t[:1], "h0 must have shape [2, 5]"),
+    ("h0", lambda t: t.to("meta"), "h0 must be on the CPU, got meta"),
     ("c0", lambda t: t.float(), "c0 must be Double"),
     ("W_ih", lambda t: t[:, :3], "W_ih must have shape [20, 4]"),
     ("W_hh", lambda t: t[:-1], "W_hh must have 3H or 4H rows"),
@@ -138,10 +139,18 @@ def test_the_kernel_checks_every_tensor_itself(name, bad, named):
         kernel.forward(*args.values())
 
 
-@pytest.mark.parametrize("name, named", [("dH", "dH must have shape [3, 2, 5]"),
-                                         ("gates", "gates must have shape [3, 2, 20]"),
-                                         ("C", "C must have shape [3, 2, 5]")])
-def test_the_kernel_backward_checks_the_saved_tensors(name, named):
+@pytest.mark.parametrize("name, bad, named", [
+    ("dH", lambda t: t[:, :1], "dH must have shape [3, 2, 5]"),
+    ("dh_T", lambda t: t[:1], "dh_T must have shape [2, 5]"),
+    ("gates", lambda t: t[:, :1], "gates must have shape [3, 2, 20]"),
+    ("C", lambda t: t.float(), "C must be Double"),
+    ("tanh_C", lambda t: t.to("meta"), "tanh_C must be on the CPU"),
+    ("gates", lambda t: t.transpose(1, 2).contiguous().transpose(1, 2),
+     "the saved buffers must be contiguous"),
+    ("w_co", lambda t: torch.zeros(10, dtype=t.dtype)[::2],
+     "the saved buffers must be contiguous"),
+])
+def test_the_kernel_backward_checks_the_saved_tensors(name, bad, named):
     kernel = require_kernel()
     a = _kernel_args()
     Hs, C, gates, tanh_C = kernel.forward(*a.values())
@@ -151,7 +160,7 @@ def test_the_kernel_backward_checks_the_saved_tensors(name, named):
             "w_cf": a["w_cf"], "w_co": a["w_co"], "gates": gates, "Hs": Hs, "C": C,
             "tanh_C": tanh_C}
     kernel.backward(*back.values(), True)
-    back[name] = back[name][:, :1]
+    back[name] = bad(back[name])
     with refused(RuntimeError, named):
         kernel.backward(*back.values(), True)
 
@@ -262,8 +271,8 @@ def test_the_benchmark_saves_atomically(tmp_path, monkeypatch):
     spec.loader.exec_module(script)
     writes = []
     real_write = io.atomic_write
-    monkeypatch.setattr(io, "atomic_write",
-                        lambda path, text: writes.append(path) or real_write(path, text))
+    monkeypatch.setattr(io, "atomic_write", lambda path, text: writes.append(path)
+                        or real_write(path, text))
     monkeypatch.setattr(bench, "matmul_peak", lambda device: 1e9)     # nothing timed
     monkeypatch.setattr(script, "measure", lambda size, names, device, repeats:
                         {n: 1e-3 for n in names})
@@ -315,7 +324,8 @@ def test_bad_masks_are_refused(backend, fill, named):
 
 @pytest.mark.parametrize("field, value, error", [
     ("early_stop_tol", float("nan"), ValueError), ("lr", float("inf"), ValueError),
-    ("lr", 0.0, ValueError), ("clip", -1.0, ValueError), ("step_decay", 1.5, ValueError),
+    ("lr", 0.0, ValueError), ("clip", -1.0, ValueError),
+    ("step_decay", 1.5, ValueError),
     ("input_noise", float("nan"), ValueError), ("batch_size", 9, ValueError),
     ("epochs", 2.0, TypeError), ("optimizer", "adamw", ValueError),
     ("loss", "l1", ValueError), ("seed", -1, ValueError), ("progress", 1, TypeError),
@@ -330,13 +340,15 @@ def test_config_values_that_cannot_work_are_named(field, value, error):
 @pytest.mark.parametrize("change, error, named", [
     (lambda a: a.update(Y=a["Y"][..., :1], Y_hat=np.repeat(a["Y_hat"], 2, -1)),
      ValueError, ["Y must have shape (4, 3, 2)"]),
-    (lambda a: a.update(weights=np.zeros((4, 3))), ValueError, ["weights", "all zeros"]),
+    (lambda a: a.update(weights=np.zeros((4, 3))), ValueError,
+     ["weights", "all zeros"]),
     (lambda a: a["weights"].__setitem__((0, 0), -2.0), ValueError,
      ["weights", ">= 0", "-2.0"]),
     (lambda a: a.update(Y=a["Y"].astype(np.float32)), TypeError, ["Y", "float64"]),
     (lambda a: a.update(kind="l2"), ValueError, ["kind", "'l2'"]),
 ])
-def test_loss_and_grad_neither_broadcasts_nor_divides_by_zero(rng, change, error, named):
+def test_loss_and_grad_neither_broadcasts_nor_divides_by_zero(rng, change, error,
+                                                              named):
     args = {"Y_hat": rng.normal(size=(4, 3, 1)), "Y": rng.normal(size=(4, 3, 1)),
             "weights": np.ones((4, 3)), "kind": "mse"}
     change(args)
@@ -376,7 +388,7 @@ def test_an_optimiser_step_checks_keys_shapes_and_values(opt):
     np.testing.assert_array_equal(params["W"], 1.0)     # nothing was applied
 
 
-# ----------------------------------------------------------------------------- divergence
+# --------------------------------------------------------------------------- divergence
 
 DIVERGED = r"training diverged at epoch \d+, step \d+: .*lower config.lr"
 
@@ -401,6 +413,34 @@ def test_an_overflowing_backward_stops_with_epoch_and_step():
     with refused(FloatingPointError, "epoch 1, step 1", "gradient norm inf") as info:
         train.fit(model, X, Y, train.TrainConfig(epochs=1, batch_size=4))
     assert "dH" not in str(info.value)
+
+
+@pytest.mark.parametrize("scale, loss", [(1e308, "loss inf"), (1e200, "loss inf")],
+                         ids=["outputs inf", "loss inf"])
+def test_the_numpy_backend_checks_the_loss_before_the_backward(monkeypatch, scale,
+                                                               loss):
+    """Non-finite outputs (W_hy = 1e308 overflows H W_hy^T) or a non-finite loss
+    from finite outputs (1e200 squared): training stops, and no backward runs."""
+    model = train.SequenceModel(1, 4, 1, rng=np.random.default_rng(0))
+    model.params["W_hy"][...] = scale
+    calls = []
+    monkeypatch.setattr(model, "backward", lambda dY: calls.append(dY))
+    X, Y = sine_data()
+    with refused(FloatingPointError, "epoch 1, step 1", loss):
+        train.fit(model, X, Y, train.TrainConfig(epochs=1, batch_size=8, lr=1e-3))
+    assert calls == []
+
+
+def test_the_torch_backend_checks_the_loss_before_the_backward(monkeypatch):
+    model = torch_model()
+    with torch.no_grad():
+        model.readout.weight.fill_(1e200)               # finite, but squared: inf
+    calls = []
+    monkeypatch.setattr(torch.Tensor, "backward", lambda self, *a, **k: calls.append(1))
+    X, Y = sine_data()
+    with refused(FloatingPointError, "epoch 1, step 1", "loss inf"):
+        train.fit(model, X, Y, train.TrainConfig(epochs=1, batch_size=8, lr=1e-3))
+    assert calls == []
 
 
 @BACKENDS
@@ -442,11 +482,11 @@ def test_other_dtypes_are_refused_by_name_in_numpy(rng, make, dtype):
 
 
 @TORCH_BAD
-@pytest.mark.parametrize("make", [lambda dt: LSTM(2, 3, dtype=dt),
-                                  lambda dt: torch_lstm.SequenceModel(2, 3, 1, dtype=dt),
-                                  lambda dt: torch_lstm.SequenceModel(2, 3, 1, cell="rnn",
-                                                                      dtype=dt)],
-                         ids=["LSTM", "SequenceModel", "SequenceModel-rnn"])
+@pytest.mark.parametrize("make", [
+    lambda dt: LSTM(2, 3, dtype=dt),
+    lambda dt: torch_lstm.SequenceModel(2, 3, 1, dtype=dt),
+    lambda dt: torch_lstm.SequenceModel(2, 3, 1, cell="rnn", dtype=dt)],
+    ids=["LSTM", "SequenceModel", "SequenceModel-rnn"])
 def test_other_dtypes_are_refused_by_name_in_torch(make, dtype):
     with refused(TypeError, "dtype", str(dtype)):
         make(dtype)
@@ -460,7 +500,8 @@ def test_arrays_of_other_dtypes_are_refused_by_name(rng, dtype):
     with refused(TypeError, "X", name):
         numpy_lstm.lstm_forward(X, p)
     with refused(TypeError, "params['w_co']", name):
-        numpy_lstm.lstm_forward(X.real.astype(float), p | {"w_co": p["w_co"].astype(dtype)})
+        numpy_lstm.lstm_forward(X.real.astype(float),
+                                p | {"w_co": p["w_co"].astype(dtype)})
     with refused(TypeError, "params['W_ih']", name):
         LSTM(2, 3, peepholes=True).load_arrays(p | {"W_ih": p["W_ih"].astype(dtype)})
     with refused(TypeError, "X", name):
@@ -502,7 +543,8 @@ def test_load_refuses_what_save_would_refuse(tmp_path, value, named):
     with pytest.raises((TypeError, ValueError)):
         io.save_params(tmp_path / "s.npz", {"W_ih": value})
     path = _crafted(tmp_path / "p.npz", W_ih=value)
-    with refused(ValueError, str(path), "save_params would not", "params['W_ih']", named):
+    with refused(ValueError, str(path), "save_params would not", "params['W_ih']",
+                 named):
         io.load_params(path)
 
 
@@ -523,8 +565,9 @@ def test_load_refuses_reserved_entries_save_never_writes(tmp_path, entries, name
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_what_is_saved_loads_back_exactly(tmp_path, dtype):
-    p = {k: v.astype(dtype) for k, v in
-         numpy_lstm.init_lstm(2, 3, peepholes=True, rng=np.random.default_rng(0)).items()}
+    rng = np.random.default_rng(0)
+    p = {k: v.astype(dtype)
+         for k, v in numpy_lstm.init_lstm(2, 3, peepholes=True, rng=rng).items()}
     io.save_params(tmp_path / "p.npz", p, {"epochs": 3})
     back, meta = io.load_params(tmp_path / "p.npz", expected_keys=p)
     assert meta == {"epochs": 3}
@@ -533,7 +576,7 @@ def test_what_is_saved_loads_back_exactly(tmp_path, dtype):
         np.testing.assert_array_equal(back[k], p[k])
 
 
-# ----------------------------------------------------------------------------- torch NaN
+# ---------------------------------------------------------------------------- torch NaN
 
 @pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
 @pytest.mark.parametrize("peepholes", [False, True])
@@ -752,6 +795,9 @@ def test_make_runner_names_its_bad_arguments():
         bench.make_runner("numpy", 2, 2, 2, 2, seed="a")
     with refused(ValueError, "device", "'tpu'"):
         bench.make_runner("numpy", 2, 2, 2, 2, device="tpu")
+    for name in bench.IMPLEMENTATIONS:              # nn.LSTM would run in half
+        with refused(TypeError, "dtype", "torch.float16"):
+            bench.make_runner(name, 2, 2, 2, 2, dtype=torch.float16)
 
 
 def test_messages_name_the_argument_actually_passed(rng):
@@ -811,6 +857,10 @@ def test_odd_arguments_get_a_named_error_not_a_raw_one(rng):
         torch_lstm.SequenceModel(2, 3, 1, cell="rnn", forget_gate=False)
     with refused(TypeError, "peepholes must be True or False", "'no'"):
         numpy_lstm.init_lstm(2, 3, peepholes="no", rng=rng)
+    for make in (train.SequenceModel, torch_lstm.SequenceModel):
+        kw = {"rng": rng} if make is train.SequenceModel else {}
+        with refused(TypeError, "peepholes must be True or False", "'yes'"):
+            make(2, 3, 1, cell="rnn", peepholes="yes", **kw)
     with refused(ValueError, "device", "'gpu0'"):
         LSTM(2, 3, device="gpu0")
     with refused(ValueError, "lr must be a finite number", "too large"):

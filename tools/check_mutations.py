@@ -35,12 +35,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "16abba1"               # main before 762b8cb (lstm_core.validate and the rest)
 TESTS = ["tests/test_bad_input.py", "tests/test_properties.py"]
-OWN_TESTS = {"numpy_lstm": "test_numpy_lstm", "model": "test_train", "optim": "test_train",
-             "losses": "test_train", "generate": "test_train", "train": "test_train",
-             "torch_lstm": "test_torch_lstm", "torch_peephole": "test_torch_lstm",
-             "io": "test_io", "gradcheck": "test_gradcheck", "check": "test_check",
-             "data": "test_data", "bench": "test_bench", "viz": "test_viz",
-             "validate": "test_numpy_lstm", "peephole_cpu": "test_torch_lstm"}
+OWN_TESTS = {"numpy_lstm": "test_numpy_lstm", "model": "test_train",
+             "optim": "test_train", "losses": "test_train", "generate": "test_train",
+             "train": "test_train", "torch_lstm": "test_torch_lstm",
+             "torch_peephole": "test_torch_lstm", "io": "test_io",
+             "gradcheck": "test_gradcheck", "check": "test_check", "data": "test_data",
+             "bench": "test_bench", "viz": "test_viz", "validate": "test_numpy_lstm",
+             "peephole_cpu": "test_torch_lstm"}
 KEYWORDS = {   # pytest -k of the tests tried first, by file
     "numpy_lstm": "lstm_forward or lstm_step or lstm_backward or rnn or init or dtype "
                   "or empty or hidden or float32 or messages or odd",
@@ -50,8 +51,8 @@ KEYWORDS = {   # pytest -k of the tests tried first, by file
     "generate": "predict or free_run or non_finite or overflow",
     "train": "fit or config or test_set or mask or diverg or nan_data or targets or "
              "float32 or overflow",
-    "torch_lstm": "torch or kernel or parameter or non_finite or readout or dtype or odd "
-                  "or hidden or empty or float32_param or half",
+    "torch_lstm": "torch or kernel or parameter or non_finite or readout or dtype or "
+                  "odd or hidden or empty or float32_param or half",
     "io": "save or load or permission or folder or write or bench or umask or missing",
     "gradcheck": "rel_error or check_grads or directional or odd",
     "check": "check_lstm or check_windows or exercise or backward_and_window",
@@ -66,61 +67,62 @@ STATEMENT = {"lstm_options", "check_keys"}
 SPECIAL = {"sequence": "{1}.shape[:2]",                      # returns (T, B)
            "state": "(np.zeros(({2}, {3}), {4}) if {1} is None else {1})"}
 
-# Checks that are neither a raise nor a validate call: (file, code, replacement, what).
+# Checks that are neither a raise nor a validate call: (file, code, replacement,
+# what it guards); the code must appear verbatim in the file.
 CUSTOM = [
-    ("gradcheck.py", "    if not (np.isfinite(a).all() and np.isfinite(b).all()):\n"
+    ("gradcheck.py",
+     "    if not (np.isfinite(a).all() and np.isfinite(b).all()):\n"
      "        return float(\"inf\")\n", "", "rel_error is inf on NaN or infinity"),
-    ("train.py", "        if not np.isfinite(Y_hat).all():                    "
-     "# diverged: no backward\n            return float(\"inf\"), float(\"nan\")\n", "",
+    ("train.py",
+     "        if not np.isfinite(Y_hat).all():                    # diverged: no "
+     "backward\n            return float(\"inf\"), float(\"nan\")\n", "",
      "NumPy backend: non-finite outputs stop before the backward"),
-    ("train.py", "        if not np.isfinite(loss):\n            return loss, "
-     "float(\"nan\")\n", "", "NumPy backend: a non-finite loss stops before the backward"),
-    ("train.py", "        except FloatingPointError:                          "
-     "# dH overflowed\n            return loss, float(\"inf\")\n",
+    ("train.py",
+     "        if not np.isfinite(loss):\n            return loss, float(\"nan\")\n",
+     "", "NumPy backend: a non-finite loss stops before the backward"),
+    ("train.py",
+     "        except FloatingPointError:                          # dH overflowed\n"
+     "            return loss, float(\"inf\")\n",
      "        except ZeroDivisionError:\n            pass\n",
      "NumPy backend: an overflowing dH is a divergence"),
-    ("train.py", "    @np.errstate(over=\"ignore\", invalid=\"ignore\")          "
-     "# each result is checked\n", "", "NumPy backend: no overflow warnings (checked)"),
-    ("train.py", "        if not self.torch.isfinite(loss):\n            return "
-     "float(loss.detach()), float(\"nan\")\n", "",
+    ("train.py",
+     "    @np.errstate(over=\"ignore\", invalid=\"ignore\")          # each result "
+     "is checked\n", "", "NumPy backend: no overflow warnings (checked)"),
+    ("train.py",
+     "        if not self.torch.isfinite(loss):\n"
+     "            return float(loss.detach()), float(\"nan\")\n", "",
      "torch backend: a non-finite loss stops before the backward"),
-    ("io.py", "    _fsync_dir(path.parent)\n", "", "the folder is fsynced after the rename"),
+    ("io.py", "    _fsync_dir(path.parent)\n", "",
+     "the folder is fsynced after the rename"),
     ("io.py", "        fd = os.open(tmp, flags, 0o666)\n",
      "        umask = os.umask(0)\n        os.umask(umask)\n"
      "        fd = os.open(tmp, flags, 0o666)\n", "the umask is never touched"),
-    ("io.py", "    except BaseException:\n        tmp.unlink(missing_ok=True)\n        raise\n",
-     "    except BaseException:\n        raise\n", "a failed write leaves no temporary file"),
-    ("io.py", "        with open(path, \"rb\") as fh:\n            data = np.load(fh, "
-     "allow_pickle=False)\n", "        if True:\n            data = np.load(path, "
-     "allow_pickle=False)\n", "load_params closes its file on a corrupt archive"),
+    ("io.py",
+     "    except BaseException:\n        tmp.unlink(missing_ok=True)\n        raise\n",
+     "    except BaseException:\n        raise\n",
+     "a failed write leaves no temporary file"),
+    ("io.py",
+     "        with open(path, \"rb\") as fh:\n"
+     "            data = np.load(fh, allow_pickle=False)\n",
+     "        if True:\n            data = np.load(path, allow_pickle=False)\n",
+     "load_params closes its file on a corrupt archive"),
 ]
-# The kernel's own checks (peephole_cpu.cpp): (code removed, what it guards); each
-# needs a build of its own (about a minute).
-CPP = [
-    ('  TORCH_CHECK(t.device().is_cpu(), name, " must be on the CPU, got ", t.device());\n',
-     "every tensor is on the CPU"),
-    ('  TORCH_CHECK(t.layout() == at::kStrided, name, " must be a dense tensor");\n',
-     "every tensor is dense"),
-    ('  TORCH_CHECK(t.scalar_type() == dtype, name, " must be ", dtype, ", got ",\n'
-     '              t.scalar_type());\n', "every tensor has X's dtype"),
-    ('  TORCH_CHECK(t.sizes() == shape, name, " must have shape ", shape, ", got ",\n'
-     '              t.sizes());\n', "every tensor has the shape the loops read"),
-    ('  TORCH_CHECK(X.scalar_type() == at::kFloat || X.scalar_type() == at::kDouble,\n'
-     '              "X must be float32 or float64, got ", X.scalar_type());\n',
-     "X is float32 or float64"),
-    ('  TORCH_CHECK(X.dim() == 3 && X.numel() > 0, "X must be a non-empty (T, B, I) '
-     'tensor");\n', "X is a non-empty (T, B, I) tensor"),
-    ('  TORCH_CHECK(w_ci.is_contiguous() && w_cf.is_contiguous() && w_co.is_contiguous(),\n'
-     '              "the peephole vectors must be contiguous");\n',
-     "forward: the peephole vectors are contiguous"),
-    ('  TORCH_CHECK(gates.is_contiguous() && C.is_contiguous() && tanh_C.is_contiguous() &&\n'
-     '              w_ci.is_contiguous() && w_cf.is_contiguous() && w_co.is_contiguous(),\n'
-     '              "the saved buffers must be contiguous");\n',
-     "backward: the saved buffers are contiguous"),
-    ('  TORCH_CHECK((nG == 3 || nG == 4) && W_hh.size(0) == nG * H,\n'
-     '              "W_hh must have 3H or 4H rows, got ", W_hh.sizes());\n',
-     "forward: W_hh has 3H or 4H rows (the first of two)"),
-]
+# The kernel's own checks (peephole_cpu.cpp): the TORCH_CHECK statement holding the
+# marker (its first occurrence) is removed; each needs a build of its own (about a
+# minute).
+CPP = [('" must be on the CPU, got "', "every tensor is on the CPU"),
+       ('" must be a dense tensor"', "every tensor is dense"),
+       ('t.scalar_type() == dtype', "every tensor has X's dtype"),
+       ('t.sizes() == shape', "every tensor has the shape the loops read"),
+       ('"X must be float32 or float64, got "', "X is float32 or float64"),
+       ('"X must be a non-empty (T, B, I) tensor"',
+        "X is a non-empty (T, B, I) tensor"),
+       ('"the peephole vectors must be contiguous"',
+        "forward: the peephole vectors are contiguous"),
+       ('"the saved buffers must be contiguous"',
+        "backward: the saved buffers are contiguous"),
+       ('"W_hh must have 3H or 4H rows, got "',
+        "forward: W_hh has 3H or 4H rows (the first of two)")]
 
 
 @dataclass
@@ -159,7 +161,8 @@ def python_mutations(file):
     lines = src.splitlines(keepends=True)
     tree = ast.parse(src)
     added = added_lines(f"lstm_core/{file}")
-    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    parents = {child: node for node in ast.walk(tree)
+               for child in ast.iter_child_nodes(node)}
     own = {f.name for f in tree.body if isinstance(f, ast.FunctionDef)} \
         if file == "validate.py" else set()
     found = []
@@ -180,10 +183,14 @@ def python_mutations(file):
         if not isinstance(node, ast.Call):
             continue
         f = node.func
-        name = (f.attr if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
-                and f.value.id == "V" else f.id if isinstance(f, ast.Name) and f.id in own
-                else None)
-        if name is None or name not in IDENTITY | STATEMENT | set(SPECIAL):
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) \
+                and f.value.id == "V":
+            name = f.attr                          # V.array(...) and the like
+        elif isinstance(f, ast.Name) and f.id in own:
+            name = f.id                            # array(...) inside validate.py
+        else:
+            continue
+        if name not in IDENTITY | STATEMENT | set(SPECIAL):
             continue
         args = [ast.get_source_segment(src, a) for a in node.args]
         if isinstance(parent, ast.Expr):
@@ -203,8 +210,9 @@ def python_mutations(file):
 def cpp_mutations():
     src = (ROOT / "lstm_core" / "peephole_cpu.cpp").read_text()
     out = []
-    for old, what in CPP:
-        at = src.index(old)                           # the first occurrence
+    for marker, what in CPP:
+        at = src.rindex("  TORCH_CHECK(", 0, src.index(marker))
+        old = src[at:src.index(");\n", at) + 3]
         out.append(Mutation("peephole_cpu.cpp", src.count("\n", 0, at) + 1,
                             f"TORCH_CHECK: {what}", old, "", at))
     return out
@@ -273,7 +281,8 @@ def run(mutation, workdir):
     target = pkg / "lstm_core" / mutation.file
     src = target.read_text()
     assert src[mutation.offset:].startswith(mutation.old), mutation
-    src = src[:mutation.offset] + mutation.new + src[mutation.offset + len(mutation.old):]
+    end = mutation.offset + len(mutation.old)
+    src = src[:mutation.offset] + mutation.new + src[end:]
     if target.suffix == ".py":
         compile(src, str(target), "exec")                 # a mutation must still parse
     target.write_text(src)
@@ -291,7 +300,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--list", action="store_true", help="list the checks, run nothing")
     ap.add_argument("-k", default="", help="only files whose name contains this")
-    ap.add_argument("--no-cpp", action="store_true", help="skip the C++ kernel's checks")
+    ap.add_argument("--no-cpp", action="store_true",
+                    help="skip the C++ kernel's checks")
     args = ap.parse_args()
     files = sorted(p.name for p in (ROOT / "lstm_core").glob("*.py"))
     mutations = [m for f in files if args.k in f for m in python_mutations(f)]
