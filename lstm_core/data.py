@@ -300,11 +300,11 @@ def sine_waves(n_waves=100, length=1000, period=20.0, rng=None, dtype=np.float64
 
     t = 0..length-1, one integer shift k per wave drawn uniformly from
     [-4 period, 4 period) as in pytorch/examples. As there, `period` divides t,
-    so one cycle spans 2 pi period steps. Time-major: column j is wave j.
+    so one cycle spans 2 pi period steps. Time-major: column j is wave j. period
+    lies in [1e-6, 1e12], where t / period and the shifts stay finite.
     """
     _check_pos_int("n_waves", n_waves)
     _check_pos_int("length", length)
-    # Bounded so that t / period and the shifts stay finite ints and floats.
     period = V.number("period", period, low=1e-6, high=1e12)
     _check_rng(rng)
     dtype = V.float_dtype("dtype", dtype)

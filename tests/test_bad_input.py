@@ -415,18 +415,24 @@ def test_an_overflowing_backward_stops_with_epoch_and_step():
     assert "dH" not in str(info.value)
 
 
-@pytest.mark.parametrize("scale, loss", [(1e308, "loss inf"), (1e200, "loss inf")],
+@pytest.mark.parametrize("W_hy, b_y", [(1e308, 1e308), (1e200, 0.0)],
                          ids=["outputs inf", "loss inf"])
-def test_the_numpy_backend_checks_the_loss_before_the_backward(monkeypatch, scale,
-                                                               loss):
-    """Non-finite outputs (W_hy = 1e308 overflows H W_hy^T) or a non-finite loss
-    from finite outputs (1e200 squared): training stops, and no backward runs."""
+def test_the_numpy_backend_checks_the_loss_before_the_backward(monkeypatch, W_hy,
+                                                               b_y):
+    """Outputs that overflow (h = 0.76 from saturated gates, times 1e308, plus
+    1e308) or a loss that does from finite outputs (1e200 squared): training stops
+    naming epoch and step, and no backward runs."""
     model = train.SequenceModel(1, 4, 1, rng=np.random.default_rng(0))
-    model.params["W_hy"][...] = scale
+    for v in model.params.values():
+        v[...] = 0.0
+    for gate in (0, 2, 3):                          # i = g = o = 1, so h = tanh(1)
+        model.params["b_ih"][4 * gate:4 * gate + 4] = 30.0
+    model.params["W_hy"][...], model.params["b_y"][...] = W_hy, b_y
     calls = []
     monkeypatch.setattr(model, "backward", lambda dY: calls.append(dY))
     X, Y = sine_data()
-    with refused(FloatingPointError, "epoch 1, step 1", loss):
+    with np.errstate(over="ignore"), \
+            refused(FloatingPointError, "epoch 1, step 1", "loss inf"):
         train.fit(model, X, Y, train.TrainConfig(epochs=1, batch_size=8, lr=1e-3))
     assert calls == []
 
@@ -915,6 +921,27 @@ def test_arguments_checked_nowhere_else_are_named(rng, tmp_path):
     from lstm_core import viz
     with refused(TypeError, "fig must be a matplotlib Figure", "str"):
         viz.player("figure", lambda k: None, 2)
+
+
+@pytest.mark.parametrize("call, error, named", [
+    (lambda p, H: p | {"W_hh": np.ones((5 * H, H))}, ValueError, "params['W_hh']"),
+    (lambda p, H: p | {"W_hh": np.ones((2 * H, H))}, ValueError, "params['W_hh']"),
+    (lambda p, H: p | {"W_hh": p["W_hh"].astype(np.float32)}, TypeError, "one dtype"),
+])
+def test_a_parameter_dict_no_layout_can_read_is_named(rng, call, error, named):
+    p = numpy_lstm.init_lstm(2, 3, rng=rng)
+    with refused(error, named, "(4H, H)" if error is ValueError else "W_hh"):
+        numpy_lstm.lstm_forward(np.zeros((4, 2, 2)), call(p, 3))
+
+
+@pytest.mark.parametrize("x_range, error, named", [
+    ((0.0,), TypeError, "x_range must be a pair"), (5.0, TypeError, "x_range"),
+    ("ab", TypeError, "x_range must be a pair"),
+    ((-np.inf, 0.0), ValueError, "x_range[0]"), (("a", "b"), TypeError, "x_range[0]"),
+    ((1.0, 1.0), ValueError, "low < high")])
+def test_sine_windows_names_a_bad_range(x_range, error, named):
+    with refused(error, named):
+        data.sine_windows(x_range=x_range)
 
 
 def test_float32_parameters_with_a_float64_state_are_refused(rng):
