@@ -494,7 +494,7 @@ def test_numpy_sequence_model(bad, c, cell, data_):
     if bad in ("input_size", "hidden_size", "output_size"):
         args[bad] = data_.draw(bad_ints)
     elif bad == "cell":
-        args[bad] = data_.draw(st.sampled_from(["gru", "LSTM", None, 3]))
+        args[bad] = data_.draw(st.sampled_from(["lsmt", "LSTM", None, 3]))
     elif bad == "peepholes":
         args[bad] = data_.draw(st.sampled_from(["yes", 1] + [True] * (cell == "rnn")))
     elif bad == "rng":
@@ -632,7 +632,7 @@ def test_torch_constructors(bad, cell, data_):
     elif bad == "dtype":
         args[bad] = data_.draw(st.sampled_from(TORCH_NOT_FLOATS + (np.float32, "f")))
     elif bad == "cell":
-        args[bad] = data_.draw(st.sampled_from(["gru", None]))
+        args[bad] = data_.draw(st.sampled_from(["lsmt", None]))
     lstm_args = {k: v for k, v in args.items() if k not in ("cell", "output_size")}
     lstm = outcome(lambda: torch_lstm.LSTM(**lstm_args),
                    None if bad in ("cell", "output_size") else bad)
