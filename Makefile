@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(shell find chapters -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 
-.PHONY: book book-teacher slides test unit nbval nbval-variations execute bench clean venv lab
+.PHONY: book book-teacher slides test unit nbval nbval-variations execute bench clean venv diagrams lab
 
 # The book's Jupyter kernel: the notebooks name it (tools/notebook_setup.py sets it),
 # `make venv` installs it into .venv, nbval and `make execute` run it. Its own name,
@@ -115,6 +115,10 @@ nbval-variations: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_lstm.py
+
+# The diagrams (tools/diagrams/: one module each), redrawn as committed SVGs.
+diagrams: $(STAMP)
+	$(PY) -m tools.diagrams
 
 clean:
 	rm -rf _build
