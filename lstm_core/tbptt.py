@@ -121,19 +121,30 @@ def _torch_chunk(backend, X, Y, W, state, cfg):
     return float(loss.detach()), norm, state
 
 
-def fit_tbptt(model, X, Y, config=None, *, k, mask=None, callback=None):
+def fit_tbptt(model, X, Y, config=None, *, k, mask=None, test=None, callback=None):
     """Train `model` in place on streams X (T, N, I), Y (T, N, O) by k-step TBPTT.
 
     One optimiser step per chunk of k steps of config.batch_size streams; the state
     is carried from chunk to chunk and reset at the start of the streams. History:
-    train_loss and grad_norm are epoch means over the chunks. callback(epoch,
-    model, history) runs every config.checkpoint_every epochs. step_decay and
-    early stopping are options of `train.fit` only.
+    train_loss and grad_norm are epoch means over the chunks; test=(X_test, Y_test)
+    or (X_test, Y_test, mask_test) adds test_loss after every epoch, one forward
+    pass over the whole test streams (and early stopping as in `train.fit`).
+    callback(epoch, model, history) runs every config.checkpoint_every epochs.
+    step_decay is an option of `train.fit` only.
     """
     cfg = TrainConfig() if config is None else config
     X, Y, W = _data(model, X, Y, mask, ("X", "Y", "mask"))
     T, N, _ = X.shape
-    _check_config(cfg, N, False)
+    _check_config(cfg, N, test is not None)
+    if test is not None:
+        if not isinstance(test, (tuple, list)) or len(test) not in (2, 3):
+            raise TypeError("test must be (X_test, Y_test) or (X_test, Y_test, "
+                            f"mask_test), got {V.describe(test)}")
+        Xt, Yt, Wt = _data(model, *(*test, None)[:3], ("test X", "test Y",
+                                                       "test mask"))
+        if Yt.shape[-1] != Y.shape[-1]:
+            raise ValueError(f"test Y must have {Y.shape[-1]} values per step like Y, "
+                             f"got shape {Yt.shape}")
     pieces = chunks(T, k)
     if cfg.step_decay is not None:
         raise ValueError("config.step_decay weighs the steps of whole sequences: it "
@@ -143,6 +154,7 @@ def fit_tbptt(model, X, Y, config=None, *, k, mask=None, callback=None):
     backend, rng, history = _backend(model, cfg), np.random.default_rng(cfg.seed), \
         History()
     step_chunk = _numpy_chunk if isinstance(model, SequenceModel) else _torch_chunk
+    best = np.inf
     for epoch in range(1, cfg.epochs + 1):
         perm, losses, norms = rng.permutation(N), [], []
         for b in range(N // cfg.batch_size):
@@ -166,8 +178,15 @@ def fit_tbptt(model, X, Y, config=None, *, k, mask=None, callback=None):
                 norms.append(norm)
         history.train_loss.append(float(np.mean(losses)))
         history.grad_norm.append(float(np.mean(norms)))
+        if test is not None:
+            history.test_loss.append(backend.evaluate(Xt, Yt, Wt, cfg.loss))
         if cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0 and callback:
             callback(epoch, model, history)
+        if cfg.early_stop_every and epoch % cfg.early_stop_every == 0:
+            if history.test_loss[-1] > best * (1 - cfg.early_stop_tol):
+                history.stopped_epoch = epoch
+                break
+            best = history.test_loss[-1]
     return history
 
 

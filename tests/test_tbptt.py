@@ -157,6 +157,19 @@ def test_fit_tbptt_with_one_chunk_is_train_fit():
         np.testing.assert_array_equal(a.params[name], b.params[name])
 
 
+def test_fit_tbptt_records_the_test_loss_and_stops_early_like_fit():
+    X, Y, mask = _stream(T=9, N=4)
+    Xt, Yt, _ = _stream(seed=5, T=12, N=3)
+    cfg = _cfg(epochs=30, early_stop_every=2, early_stop_tol=0.5)
+    a, b = _model(), _model()
+    ha = tbptt.fit_tbptt(a, X, Y, cfg, k=9, mask=mask, test=(Xt, Yt))
+    hb = train.fit(b, X, Y, cfg, mask=mask, test=(Xt, Yt))
+    assert ha.test_loss == hb.test_loss and ha.stopped_epoch == hb.stopped_epoch
+    assert ha.stopped_epoch is not None and ha.stopped_epoch < 30
+    Z = a.forward(Xt)[0]
+    assert ha.test_loss[-1] == train.loss_and_grad(Z, Yt, np.ones((12, 3)), "mse")[0]
+
+
 def test_fit_tbptt_steps_once_per_chunk_from_the_carried_state():
     """Two epochs by hand: per stream group, chunk by chunk, one Adam step each."""
     X, Y, mask = _stream(T=9, N=4)
@@ -226,6 +239,12 @@ def test_fit_tbptt_calls_back_and_reports_divergence():
      "step_decay"),
     (lambda m, X, Y: tbptt.fit_tbptt(m, X, Y, _cfg(early_stop_every=2), k=2),
      ValueError, "early_stop_every"),
+    (lambda m, X, Y: tbptt.fit_tbptt(m, X, Y, _cfg(), k=2, test=X), TypeError,
+     "test must be"),
+    (lambda m, X, Y: tbptt.fit_tbptt(m, X, Y, _cfg(), k=2, test=(X, Y[..., :1])),
+     ValueError, "test Y"),
+    (lambda m, X, Y: tbptt.fit_tbptt(m, X, Y, _cfg(), k=2, test=(X[..., :1], Y)),
+     ValueError, "test X"),
     (lambda m, X, Y: tbptt.fit_tbptt(m, X, Y, _cfg(), k=None), TypeError, "k"),
     (lambda m, X, Y: tbptt.fit_tbptt(m, X, Y, _cfg(), k=2, callback=3), TypeError,
      "callback"),
