@@ -222,3 +222,26 @@ def test_the_distribution_functions_name_their_bad_arguments():
         stats.binom_two_sided(6, 5)
     with refused(ValueError, "n"):
         stats.seeds(0)
+
+
+@pytest.mark.parametrize("call, error, named", [
+    (lambda: stats.seeds(3, base=-1), ValueError, "base"),
+    (lambda: stats.seeds(3, base=1.5), TypeError, "base"),
+    (lambda: stats.betainc(0, 1, 0.5), ValueError, "a"),
+    (lambda: stats.betainc(1, -2, 0.5), ValueError, "b"),
+    (lambda: stats.beta_ppf(1.5, 2, 2), ValueError, "q"),
+    (lambda: stats.t_sf2(float("nan"), 3), ValueError, "t"),
+    (lambda: stats.t_cdf("1", 3), TypeError, "t"),
+    (lambda: stats.binom_two_sided(-1, 5), ValueError, "k"),
+    (lambda: stats.binom_two_sided(1, -5), ValueError, "n"),
+    (lambda: stats.paired([1.0, 3.0], [0.0, 0.0], seeds=(0, 1)).format(0), ValueError,
+     "digits"),
+])
+def test_every_argument_is_checked_by_name(call, error, named):
+    with refused(error, named):
+        call()
+
+
+def test_a_fraction_that_does_not_converge_says_so():
+    with refused(ArithmeticError, "did not converge", "a=50"):
+        stats._beta_fraction(50.0, 50.0, 0.5, max_terms=2)

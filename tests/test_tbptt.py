@@ -30,6 +30,8 @@ def _stream(seed=1, T=T, N=N):
 def test_chunks_cover_the_stream_in_order():
     assert tbptt.chunks(7, 3) == [slice(0, 3), slice(3, 6), slice(6, 7)]
     assert tbptt.chunks(4, 9) == [slice(0, 4)]
+    with pytest.raises(ValueError, match="T must be a positive int"):
+        tbptt.chunks(0, 3)
 
 
 @CELLS
