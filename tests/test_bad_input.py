@@ -920,7 +920,7 @@ def test_arguments_checked_nowhere_else_are_named(rng, tmp_path):
     matplotlib.use("Agg")
     from lstm_core import viz
     with refused(TypeError, "fig must be a matplotlib Figure", "str"):
-        viz.player("figure", lambda k: None, 2)
+        viz.player("figure", lambda k: None, 2, alt="a wave")
 
 
 @pytest.mark.parametrize("call, error, named", [
