@@ -5,7 +5,10 @@ download is never used). Each tab aborts every request that leaves 127.0.0.1 and
 records it, and records every JavaScript error and failed response.
 """
 import contextlib
+import functools
+import http.server
 import os
+import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -70,3 +73,39 @@ def offline_tab(browser, blocked, errors, viewport=(1280, 900)):
         yield tab
     finally:
         context.close()
+
+
+@contextlib.contextmanager
+def serve(folder):
+    """The base URL of `folder` served on 127.0.0.1 on a free port, while open."""
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def toc_pages(root):
+    """(every page of root/_toc.yml in reading order, the chapters), no suffix."""
+    import yaml
+    toc = yaml.safe_load((Path(root) / "_toc.yml").read_text())
+    pages, chapters = [toc["root"]], []
+
+    def walk(entries, top):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+                if top:
+                    chapters.append(entry["file"])
+            walk(entry.get("sections"), False)
+
+    for part in toc.get("parts", [{"chapters": toc.get("chapters")}]):
+        walk(part.get("chapters"), True)
+    return pages, chapters

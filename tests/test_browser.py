@@ -21,20 +21,18 @@ with `make book`). Without Chromium it skips, saying how to install it; with
 CI=true it fails instead. BOOK_ROOT=<folder> checks another built copy of the book.
 """
 import functools
-import http.server
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
-import yaml
 from browser_helpers import chromium
 from browser_helpers import offline_tab as _offline_tab
+from browser_helpers import serve, toc_pages
 
 ROOT = Path(os.environ.get("BOOK_ROOT", Path(__file__).resolve().parents[1]))
 HTML = ROOT / "_build" / "html"
@@ -42,25 +40,7 @@ SHOTS = ROOT / "_build" / "screenshots"
 TIMEOUT_MS = 30_000
 
 
-def _toc():
-    """(every page in reading order, the chapters) as paths relative to the root."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages, chapters = [toc["root"]], []
-
-    def walk(entries, top):
-        for entry in entries or []:
-            if "file" in entry:
-                pages.append(entry["file"])
-                if top:
-                    chapters.append(entry["file"])
-            walk(entry.get("sections"), False)
-
-    for part in toc.get("parts", [{"chapters": toc.get("chapters")}]):
-        walk(part.get("chapters"), True)
-    return pages, chapters
-
-
-PAGES, CHAPTERS = _toc()
+PAGES, CHAPTERS = toc_pages(ROOT)
 # "The first page of each chapter": the landing page and each chapter's own page.
 SCREENSHOT_PAGES = [PAGES[0], *CHAPTERS]
 # The slider of matplotlib's `to_jshtml` player: frames drawn when the notebook
@@ -100,22 +80,12 @@ def _build_if_missing():
     assert run.returncode == 0, f"the book does not build:\n{run.stdout[-3000:]}"
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def server():
     """Base URL of _build/html served on 127.0.0.1 on a free port."""
     _build_if_missing()
-    handler = functools.partial(_QuietHandler, directory=str(HTML))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(HTML) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -65,6 +65,13 @@ MATHJAX2 = ("mathjax@2.7.9",  # nbconvert 7's slides template calls the MathJax 
              "extensions/", "jax/input/TeX/", "jax/output/CommonHTML/", "jax/element/",
              "fonts/HTML-CSS/TeX/woff/", "LICENSE"))
 
+# Not part of the book: the accessibility engine tests/test_accessibility.py runs in
+# each built page (fetched at test time, like the book's own assets).
+AXE_CORE = ("axe-core@4.14.1",
+            "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyF"
+            "NNtuFooJpZe37OgudVGtQ==",
+            ("axe.min.js", "LICENSE"))
+
 BOOK = {"mathjax": MATHJAX, "requirejs": REQUIREJS, "html-manager": HTML_MANAGER}
 SLIDES = {"reveal.js": REVEAL, "requirejs": REQUIREJS, "mathjax2": MATHJAX2,
           "html-manager": HTML_MANAGER}
