@@ -120,8 +120,25 @@ def test_keeps_dtype(rng, dtype):
      TypeError, r"^cache must be the third value returned by gru_forward"),
     (lambda p, X: init_gru(I, 0, rng=np.random.default_rng(0)), ValueError,
      r"^hidden_size must be a positive int"),
+    (lambda p, X: init_gru(0, H, rng=np.random.default_rng(0)), ValueError,
+     r"^input_size must be a positive int"),
+    (lambda p, X: init_gru(I, H, rng=0), TypeError, r"^rng must be a numpy"),
+    (lambda p, X: init_gru(I, H, rng=np.random.default_rng(0), dtype=np.int64),
+     TypeError, r"^dtype must be"),
+    (lambda p, X: gru_step(X[0, :, :2], X[0, :, :H], p), ValueError,
+     r"^x_t must have shape \(B, 4\)"),
+    (lambda p, X: gru_step(X[0], np.zeros((B, H + 1)), p), ValueError,
+     r"^h_prev must have shape \(3, 6\)"),
+    (lambda p, X: gru_backward(np.ones((T, B, H)), gru_forward(X, p)[2],
+                               np.ones((B, H + 1))), ValueError,
+     r"^dh_T must have shape \(3, 6\)"),
+    (lambda p, X: gru_forward(X, {**p, "W_ih": p["W_ih"][:H]}), ValueError,
+     r"^params\['W_ih'\] must have shape \(18, None\)|^params\['W_ih'\] must"),
+    (lambda p, X: gru_forward(X, {**p, "b_hh": p["b_hh"][:H]}), ValueError,
+     r"^params\['b_hh'\] must have shape \(18,\)"),
 ], ids=["extra-key", "lstm-shapes", "X-features", "h0-shape", "dH-shape", "cache",
-        "hidden_size"])
+        "hidden_size", "input_size", "rng", "dtype", "x_t-shape", "h_prev-shape",
+        "dh_T-shape", "W_ih-rows", "b_hh-rows"])
 def test_bad_input_raises_naming_the_argument(case, call, error, match):
     params, X, _, _, _ = case
     with pytest.raises(error, match=match):

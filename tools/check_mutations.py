@@ -40,7 +40,9 @@ OWN_TESTS = {"numpy_lstm": "test_numpy_lstm", "model": "test_train",
              "train": "test_train", "torch_lstm": "test_torch_lstm",
              "torch_peephole": "test_torch_lstm", "io": "test_io",
              "gradcheck": "test_gradcheck", "check": "test_check", "data": "test_data",
-             "bench": "test_bench", "viz": "test_viz", "validate": "test_numpy_lstm",
+             "check_gru": "test_check", "check_rnn": "test_check_rnn",
+             "bench": "test_bench", "viz": "test_viz",
+             "validate": "test_numpy_lstm test_gru test_variants",
              "peephole_cpu": "test_torch_lstm"}
 KEYWORDS = {   # pytest -k of the tests tried first, by file
     "numpy_lstm": "lstm_forward or lstm_step or lstm_backward or rnn or init or dtype "
@@ -288,10 +290,10 @@ def run(mutation, workdir):
     target.write_text(src)
     tests = [str(ROOT / t) for t in TESTS]
     # Modules added later (gru, variants, ...) have tests named after them.
-    own = ROOT / "tests" / f"{OWN_TESTS.get(stem, 'test_' + stem)}.py"
+    own = [ROOT / "tests" / f"{name}.py"
+           for name in OWN_TESTS.get(stem, "test_" + stem).split()]
     selections = [[*tests, "-k", KEYWORDS.get(stem, stem)], tests]
-    if own.is_file():
-        selections.append([str(own)])
+    selections += [[str(path)] for path in own if path.is_file()]
     # A mutated kernel builds in a folder of its own (keyed by its source), here.
     env = {"TORCH_EXTENSIONS_DIR": str(Path(workdir) / "ext")} \
         if target.suffix == ".cpp" else {}
