@@ -7,6 +7,9 @@ shape), without showing the code of the answer. The diagnosis compares the resul
 with known mistakes (gates read in another order, a sigmoid for a tanh, a missing
 bias...) and with probes that pin all gates but one (a bias of +-30 saturates it).
 
+The RNN exercises' checks (check_rnn_backward, check_clip, check_tbptt) live in
+`check_rnn`, the GRU's in `check_gru`; the wrappers here are their entry points.
+
 Conventions are `numpy_lstm`'s: gate order (i, f, g, o), W_ih (4H, I), W_hh (4H, H),
 b_ih, b_hh (4H,), batches (B, ...) per step, time-major X (T, B, I).
 """
@@ -243,6 +246,26 @@ def check_gru_step(fn, seed=0):
     reset before or after the hidden product, z or 1 - z...) is in `check_gru`.
     """
     from .check_gru import check_gru_step as check    # it imports this module
+    check(fn, seed)
+
+
+# ------------------------------------------------------------ RNN exercises: check_rnn
+
+def check_rnn_backward(fn, seed=0):
+    """fn(dH, cache) -> (grads, dX, dh0) or grads: the tanh RNN's BPTT (check_rnn)."""
+    from .check_rnn import check_rnn_backward as check  # it imports this module
+    check(fn, seed)
+
+
+def check_clip(fn, seed=0):
+    """fn(grads, max_norm) -> grads clipped by their global norm (check_rnn)."""
+    from .check_rnn import check_clip as check  # it imports this module
+    check(fn, seed)
+
+
+def check_tbptt(fn, seed=0):
+    """fn(X, dH, params, k) -> grads (or grads, h_T): k-step TBPTT (check_rnn)."""
+    from .check_rnn import check_tbptt as check  # it imports this module
     check(fn, seed)
 
 

@@ -44,13 +44,21 @@ class SequenceModel:
 
     cell: "lstm", "rnn" or "gru"; variant (cell="lstm" only): a key of
     `lstm_core.variants.VARIANTS`, or None for numpy_lstm's LSTM with the given
-    peepholes and forget_gate.
+    peepholes and forget_gate. truncate="1997" (that LSTM only): backward computes
+    the truncated gradient of Hochreiter & Schmidhuber 1997 (`lstm_core.truncate97`).
     """
 
     def __init__(self, input_size, hidden_size, output_size, *, cell="lstm",
                  variant=None, peepholes=False, forget_gate=True, rng,
-                 dtype=np.float64):
+                 dtype=np.float64, truncate=None):
         check_cell(cell, variant, peepholes, forget_gate)
+        if truncate is not None:
+            V.one_of("truncate", truncate, ("1997",))
+            if cell != "lstm" or variant is not None:
+                raise ValueError("truncate='1997' is an option of numpy_lstm's LSTM "
+                                 f"(cell='lstm', variant=None), got cell={cell!r}, "
+                                 f"variant={variant!r}")
+        self.truncate = truncate
         output_size = V.positive_int("output_size", output_size)
         V.lstm_options(cell, peepholes, forget_gate)
         if variant is not None:
@@ -120,7 +128,8 @@ class SequenceModel:
         backward = {"lstm": lstm_backward if self.variant is None else
                     variants.lstm_backward, "gru": gru.gru_backward,
                     "rnn": rnn_backward}[self.cell]
-        grads = backward(dH, cache)[0]
+        grads = backward(dH, cache, truncate=self.truncate)[0] if self.truncate \
+            else backward(dH, cache)[0]
         grads["W_hy"] = np.einsum("tno,tnh->oh", dY, H)
         grads["b_y"] = dY.sum((0, 1))
         return grads

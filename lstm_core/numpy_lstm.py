@@ -119,12 +119,16 @@ def _cache(cache, made_by, keys):
     return cache
 
 
-def lstm_backward(dH, cache, dh_T=None, dc_T=None):
+def lstm_backward(dH, cache, dh_T=None, dc_T=None, *, truncate=None):
     """Backpropagation through time.
 
     dH (T, B, H) is dLoss/dH; dh_T and dc_T (B, H) are gradients arriving at the
     final state. Returns (grads with the keys of params, dX, dh0, dc0).
+    truncate="1997": the truncated gradient of Hochreiter & Schmidhuber (1997),
+    see `lstm_core.truncate97`: error at the gates' and cell input's net inputs is
+    not sent back to h_{t-1} (nor through the peepholes); only c carries it back.
     """
+    cut = V.one_of("truncate", truncate, ("1997",)) if truncate is not None else None
     _cache(cache, "lstm_forward", ("X", "params", "H", "C", "tanh_C", "layout"))
     X, p, Hs, C = cache["X"], cache["params"], cache["H"], cache["C"]
     tanh_C = cache["tanh_C"]                                   # tanh(c_t), from forward
@@ -146,18 +150,18 @@ def lstm_backward(dH, cache, dh_T=None, dc_T=None):
         tanh_c = tanh_C[t]
         dA_o[t] = dh * tanh_c * O[t] * (1 - O[t])
         dc = dc + dh * O[t] * (1 - tanh_c ** 2)               # the carousel: dc flows on
-        if peepholes:
+        if peepholes and not cut:
             dc += dA_o[t] * p["w_co"]
         dA_i[t] = dc * G[t] * I[t] * (1 - I[t])
         dA_g[t] = dc * I[t] * (1 - G[t] ** 2)
         if forget_gate:
             dA[t, :, hidden:2 * hidden] = dc * C_prev[t] * F[t] * (1 - F[t])
         dc = dc * F[t]                                         # to c_{t-1}
-        if peepholes:
+        if peepholes and not cut:
             dc += dA_i[t] * p["w_ci"]
             if forget_gate:
                 dc += dA[t, :, hidden:2 * hidden] * p["w_cf"]
-        dh = dA[t] @ p["W_hh"]                                 # to h_{t-1}
+        dh = dA[t] @ p["W_hh"] if not cut else np.zeros_like(dh)  # to h_{t-1}
     dA2 = dA.reshape(T * B, -1)
     db = dA2.sum(0)
     grads = {"W_ih": dA2.T @ X.reshape(T * B, -1),
