@@ -109,7 +109,7 @@ def test_no_solution_survives_and_nothing_else_is_lost(copies):
             [(c.cell_type, c.source, c.get("outputs")) for c in kept]
         answers = [c for c in copy.cells if c.cell_type == "markdown"
                    and "answer" in c.metadata.get("tags", [])]
-        assert len(answers) == counts[rel] == 4
+        assert len(answers) == counts[rel] >= 4   # every chapter has 4 or more
 
 
 def test_the_folder_runs_on_its_own(copies):
