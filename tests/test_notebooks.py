@@ -170,3 +170,41 @@ def test_the_digit_rule_can_fail():
     assert found == ["0.12345", "5.4108e+04"]        # integers are not floats
     cell["metadata"]["tags"] = ["nbval-ignore-output"]
     assert list(_checked_texts(cell)) == []
+
+
+_GLUE_ROLE = re.compile(r"\{glue(?::text)?\}`([A-Za-z_][\w]*)")
+
+
+def _glued_in_quotes(nb):
+    """Names pasted into the prose by {glue} or {glue:text} whose glued value is
+    a Python string: MyST-NB pastes its repr, so the reader sees '95%' in quotes."""
+    used = {m.group(1) for c in nb["cells"] if c["cell_type"] == "markdown"
+            for m in _GLUE_ROLE.finditer("".join(c["source"]))}
+    quoted = []
+    for c in nb["cells"]:
+        for out in c.get("outputs", []):
+            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+            text = "".join(out.get("data", {}).get("text/plain", ""))
+            if name in used and text[:1] in ("'", '"'):
+                quoted.append(f"{name} = {text}")
+    return quoted
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
+def test_glued_text_reads_without_quotes(path):
+    quoted = _glued_in_quotes(json.loads(path.read_text()))
+    assert not quoted, (f"glued strings show in quotes in the book: {quoted[:3]}; glue "
+                        "the number (as a float) and format it in the role, "
+                        "{glue:text}`name:.1%`, or glue Markdown(...) and use "
+                        "{glue:md}`name`")
+
+
+def test_the_quote_rule_can_fail():
+    nb = {"cells": [
+        {"cell_type": "markdown", "source": ["we get {glue}`acc` and {glue:text}`n:.0f`"]},
+        {"cell_type": "code", "outputs": [
+            {"output_type": "display_data", "metadata": {"scrapbook": {"name": "acc"}},
+             "data": {"text/plain": "'95%'"}},
+            {"output_type": "display_data", "metadata": {"scrapbook": {"name": "n"}},
+             "data": {"text/plain": "12.0"}}]}]}
+    assert _glued_in_quotes(nb) == ["acc = '95%'"]
