@@ -122,7 +122,7 @@ def test_a_killed_build_leaves_nothing_that_blocks_the_next(fresh, monkeypatch):
         (folder / leftover).write_text("")
     seen = {}
 
-    def fake_load(name, sources, extra_cflags, build_directory, verbose):
+    def fake_load(name, sources, extra_cflags, build_directory, verbose, **kw):
         seen["files"] = sorted(os.listdir(build_directory))
         seen["name"], seen["flags"] = name, extra_cflags
 
