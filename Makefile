@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(shell find chapters -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 
-.PHONY: book book-teacher slides test unit nbval nbval-variations execute bench clean venv lab
+.PHONY: book book-teacher slides test unit nbval nbval-variations execute bench clean venv diagrams lab
 
 # The book's Jupyter kernel: the notebooks name it (tools/notebook_setup.py sets it),
 # `make venv` installs it into .venv, nbval and `make execute` run it. Its own name,
@@ -19,7 +19,7 @@ venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt $(TORCH_INDEX:%=--extra-index-url %)
 	$(PY) -m pip install --quiet --no-deps -e .
 	rm -rf $(VENV)/share/jupyter/kernels/python3  # its former name, in older .venvs
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL_NAME) \
@@ -31,13 +31,15 @@ $(STAMP): requirements.txt pyproject.toml
 # _build/offline_assets and served from the book (tools/offline_assets.py); without
 # npm or a network the build says so and falls back to the CDN.
 book: $(STAMP)
-	$(VENV)/bin/jupyter-book build . --builder html -W --keep-going
+	$(REPO_ENV) $(VENV)/bin/jupyter-book build . --builder html -W --keep-going
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
+	@$(REPO_ENV) $(PY) -m tools.repository --describe
 
 # The teacher's book, every solution shown (BOOK_TEACHER=1, read by tools/solutions.py).
 # jupyter-book writes it to _build/teacher/_build/html; _build/teacher/html links there.
 book-teacher: $(STAMP)
-	BOOK_TEACHER=1 $(VENV)/bin/jupyter-book build . --builder html -W --keep-going \
+	BOOK_TEACHER=1 $(REPO_ENV) $(VENV)/bin/jupyter-book build . --builder html -W \
+		--keep-going \
 		--path-output _build/teacher
 	ln -sfn _build/html _build/teacher/html
 	@echo "The teacher's book is at file://$(CURDIR)/_build/teacher/html/index.html"
@@ -114,5 +116,46 @@ nbval-variations: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_lstm.py
 
+# The diagrams (tools/diagrams/: one module each), redrawn as committed SVGs.
+diagrams: $(STAMP)
+	$(PY) -m tools.diagrams
+
 clean:
 	rm -rf _build
+
+# ---- Handing the book out (README, "For a class") ----
+.PHONY: pdf student-notebooks links
+
+# PyTorch's CPU-only wheels, for a Linux machine without a GPU (a fresh .venv):
+# `make venv TORCH_INDEX=https://download.pytorch.org/whl/cpu`. Unset, pip uses its
+# configured indexes as before (PyPI's Linux torch is the CUDA build, gigabytes).
+TORCH_INDEX ?=
+
+# The repository the launch buttons point at, for one build; unset, _config.yml's
+# repository.url and .branch (tools/repository.py).
+REPO_URL ?=
+REPO_BRANCH ?=
+REPO_ENV = BOOK_REPO_URL="$(REPO_URL)" BOOK_REPO_BRANCH="$(REPO_BRANCH)"
+
+# The whole book as one PDF through Jupyter Book's LaTeX builder and XeLaTeX
+# (TeX Live; `python -m tools.print_book --check` names Debian's packages). The
+# student book, as `make book`; widgets and players are printed as their static
+# twins and hide-input code is left out (tools/print_book.py). tests/test_pdf.py
+# builds it too where it is missing or older than the book (TeX installed).
+PDF := _build/latex/lstms-measured.pdf
+pdf: $(STAMP)
+	@$(PY) -m tools.print_book --check
+	$(VENV)/bin/jupyter-book build . --builder pdflatex -W --keep-going
+	@test -s $(PDF) && echo "The PDF is at $(CURDIR)/$(PDF)"
+
+# Copies of the chapters without their solutions, for graded work:
+# _build/student-notebooks/ and _build/student-notebooks.zip (runnable on their own:
+# lstm_core, binder/ and the saved results come along; tools/student_notebooks.py).
+student-notebooks: $(STAMP)
+	$(PY) -m tools.student_notebooks --out _build/student-notebooks $(NOTEBOOKS)
+
+# The links to hand out (Binder, Colab, nbgitpuller with HUB=https://your-hub),
+# from _config.yml's repository (or REPO_URL / REPO_BRANCH).
+HUB ?=
+links: $(STAMP)
+	@$(REPO_ENV) $(PY) -m tools.repository $(HUB:%=--hub %)

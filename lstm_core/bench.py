@@ -60,7 +60,9 @@ def make_runner(name, T, B, I, H, *, device="cpu", dtype=torch.float32, seed=0):
         raise ValueError(f"name must be one of {IMPLEMENTATIONS}, got {name!r}")
     T, B, I, H = (V.positive_int(n, v) for n, v in zip("TBIH", (T, B, I, H)))
     V.torch_dtype("dtype", dtype)
-    if name == "numpy" and torch.device(device).type != "cpu":
+    device = V.torch_device("device", device) or torch.device("cpu")
+    seed = V.nonnegative_int("seed", seed)
+    if name == "numpy" and device.type != "cpu":
         raise ValueError(f"the numpy implementation runs on the CPU, not {device}")
     torch.manual_seed(seed)
     X = torch.randn(T, B, I, device=device, dtype=dtype)
@@ -124,6 +126,7 @@ def matmul_peak(device="cpu", dtype=torch.float32, n=1024, repeats=30):
     """
     n, repeats = V.positive_int("n", n), V.positive_int("repeats", repeats)
     V.torch_dtype("dtype", dtype)
+    device = V.torch_device("device", device) or torch.device("cpu")
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(3):

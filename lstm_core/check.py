@@ -15,6 +15,7 @@ import itertools
 import numpy as np
 
 from . import data, numpy_lstm
+from . import validate as V
 from .numpy_lstm import sigmoid
 
 GATES = "ifgo"
@@ -56,6 +57,10 @@ def _numbers(name, a):
     if not np.isfinite(a).all():
         raise CheckError(f"{name} holds NaN or infinite values")
     return a
+
+
+def _rng(seed):
+    return np.random.default_rng(V.nonnegative_int("seed", seed))
 
 
 def _as_array(name, a, shape):
@@ -170,7 +175,7 @@ def check_lstm_step(fn, peepholes=False, seed=0):
     Compared with `numpy_lstm.lstm_step` on random inputs (with peephole weights
     in params if `peepholes`). Prints one line if right, else raises CheckError.
     """
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     cases = list(_step_inputs(rng, peepholes))
     for x, h, c, p in cases:
         h_t, c_t = _run_step(fn, x, h, c, p)
@@ -202,7 +207,7 @@ def check_lstm_step(fn, peepholes=False, seed=0):
 
 def check_rnn_step(fn, seed=0):
     """fn(x_t (B, I), h_prev (B, H), params) -> h_t (B, H), the tanh RNN step."""
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     for _ in range(4):
         x, h = rng.normal(size=(B, I)), rng.normal(size=(B, H))
         p = {k: 2.0 * v for k, v in numpy_lstm.init_rnn(I, H, rng=rng).items()}
@@ -298,7 +303,7 @@ def check_lstm_backward(fn, peepholes=False, seed=0):
     `cache` comes from `numpy_lstm.lstm_forward`; the result is compared with
     `numpy_lstm.lstm_backward`, first on one time step, then on five.
     """
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     one = _backward_problems(fn, 1, rng, peepholes)
     if one:
         raise CheckError("lstm backward, one time step: " + "; ".join(one))
@@ -319,7 +324,8 @@ def check_windows(fn, time_major=False, seed=0):
     `time_major` (as `data.sine_windows`); y is (N, 1), N = n - look_back.
     Checked on the book's sine curve (`data.sine_windows`) and random series.
     """
-    rng = np.random.default_rng(seed)
+    V.boolean("time_major", time_major)
+    rng = _rng(seed)
     sine = data.sine_windows(n_points=30, look_back=4)
     cases = [(sine.y, 4, np.concatenate([sine.X_train, sine.X_test], axis=1)[..., 0].T,
               np.concatenate([sine.y_train, sine.y_test]))]
@@ -328,7 +334,11 @@ def check_windows(fn, time_major=False, seed=0):
         cases.append((ts, k, np.lib.stride_tricks.sliding_window_view(ts, k)[:-1],
                       ts[k:, None]))
     for ts, k, ref_X, ref_y in cases:
-        X, y = _call("your window maker", fn, ts.copy(), k)
+        out = _call("your window maker", fn, ts.copy(), k)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise CheckError("your window maker must return the pair (X, y), got "
+                             f"{type(out).__name__}")
+        X, y = out
         X, y = _numbers("windows: X", X), _numbers("windows: y", y)
         want = (k, len(ref_y), 1) if time_major else (len(ref_y), k)
         n_got = len(y) if y.ndim else 0

@@ -151,7 +151,7 @@ def next_symbols(s, embedded=True):
     For an embedded string the set at t = len(s) - 3 (after the inner E) is
     {s[1]}: the long-range dependency. Raises ValueError if s is not valid.
     """
-    return _grammar_next(s, embedded, "s")
+    return _grammar_next(s, V.boolean("embedded", embedded), "s")
 
 
 def _one_hot_rows(out, column, s):
@@ -177,6 +177,7 @@ def encode_strings(strings, embedded=True, dtype=np.float64):
     if len(strings) == 0:
         raise ValueError("strings must be a non-empty list of str, got an empty one")
     dtype = V.float_dtype("dtype", dtype)
+    embedded = V.boolean("embedded", embedded)
     sets = [_grammar_next(s, embedded, f"strings[{b}]") for b, s in enumerate(strings)]
     T, B = max(len(s) for s in strings) - 1, len(strings)
     X = np.zeros((T, B, len(SYMBOLS)), dtype=dtype)  # (T, B, 7)
@@ -208,6 +209,8 @@ def decode(onehot):
                         f"{V.describe(onehot)}")
     if onehot.ndim != 2 or onehot.shape[1] != len(SYMBOLS):
         raise ValueError(f"onehot must have shape (T, 7), got {onehot.shape}")
+    if not np.isfinite(onehot).all():
+        raise ValueError("onehot must hold finite values, got NaN or infinity")
     return "".join(SYMBOLS[k] for k, row in zip(onehot.argmax(1), onehot) if row.any())
 
 
@@ -297,11 +300,12 @@ def sine_waves(n_waves=100, length=1000, period=20.0, rng=None, dtype=np.float64
 
     t = 0..length-1, one integer shift k per wave drawn uniformly from
     [-4 period, 4 period) as in pytorch/examples. As there, `period` divides t,
-    so one cycle spans 2 pi period steps. Time-major: column j is wave j.
+    so one cycle spans 2 pi period steps. Time-major: column j is wave j. period
+    lies in [1e-6, 1e12], where t / period and the shifts stay finite.
     """
     _check_pos_int("n_waves", n_waves)
     _check_pos_int("length", length)
-    period = V.number("period", period, low=0, low_open=True)
+    period = V.number("period", period, low=1e-6, high=1e12)
     _check_rng(rng)
     dtype = V.float_dtype("dtype", dtype)
     k = max(int(4 * period), 1)
@@ -312,9 +316,8 @@ def sine_waves(n_waves=100, length=1000, period=20.0, rng=None, dtype=np.float64
 
 def next_step_pairs(waves):
     """Next-step pairs X = waves[:-1], Y = waves[1:], each (L-1, N, 1)."""
-    if not isinstance(waves, np.ndarray):
-        raise TypeError(f"waves must be a numpy array, got {type(waves).__name__}")
-    if waves.ndim != 2 or waves.shape[0] < 2:
+    V.array("waves", waves, 2, dims="(L, N)")
+    if waves.shape[0] < 2:
         raise ValueError(f"waves must have shape (L, N) with L >= 2, got {waves.shape}")
     return waves[:-1, :, None], waves[1:, :, None]
 

@@ -31,10 +31,29 @@ def model_dtype(model):
     return torch.empty(0, dtype=next(iter(params.values())).dtype).numpy().dtype
 
 
-def as_model_input(name, X, model, ndim=3, dims="(T, N, I)"):
-    """X checked (finite float array) and converted to the model's dtype."""
+def _input_size(model):
+    """The number of inputs per step the model takes, or None if it cannot tell."""
+    if isinstance(model, SequenceModel):
+        return model.params["W_ih"].shape[1]
+    return getattr(getattr(model, "rnn", None), "input_size", None)
+
+
+def as_model_input(name, X, model, ndim=3, dims="(T, N, I)", inputs=True):
+    """X checked (finite float array; with inputs, of the model's input size) and
+    converted to the model's dtype (finite there too: 1e300 is a float64, not a
+    float32)."""
+    dtype = model_dtype(model)
     V.array(name, X, ndim, dims=dims)
-    return X.astype(model_dtype(model), copy=False)
+    if inputs and _input_size(model) not in (None, X.shape[-1]):
+        raise ValueError(f"{name} must have {_input_size(model)} values per step, the "
+                         f"model's input size, got {V.describe(X)}")
+    with np.errstate(over="ignore"):
+        out = X.astype(dtype, copy=False)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{name} must hold values within the range of {dtype}, the "
+                         f"model's dtype: some overflow to infinity (max |{name}| = "
+                         f"{float(np.abs(X).max()):.3g})")
+    return out
 
 
 def predict(model, X, state=None):

@@ -44,6 +44,10 @@ def _check_matching(params, grads, loss_fn=None):
                          f"extra {extra}")
     for name, x in params.items():
         _require_float64(x, f"params[{name!r}]")
+        kind = np.asarray(grads[name]).dtype.kind       # complex would lose its
+        if kind not in "biuf":                           # imaginary part unseen
+            raise TypeError(f"grads[{name!r}] must hold real numbers, got "
+                            f"{V.describe(grads[name])} of dtype kind {kind!r}")
         if np.shape(grads[name]) != x.shape:
             raise ValueError(f"grads[{name!r}] has shape {np.shape(grads[name])}, "
                              f"but params[{name!r}] has shape {x.shape}")

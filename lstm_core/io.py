@@ -50,6 +50,9 @@ def atomic_write(path, data):
     except PermissionError as err:
         raise PermissionError(f"no permission to write {str(path)!r} (a temporary "
                               f"file in {str(path.parent)!r} is needed): {err}") from None
+    except FileNotFoundError:
+        raise FileNotFoundError(f"cannot write {str(path)!r}: the folder "
+                                f"{str(path.parent)!r} does not exist") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -126,11 +129,14 @@ def save_params(path, params, meta=None):
 def _read_npz(path):
     """All arrays of the ``.npz`` at ``path`` as a dict of in-memory copies."""
     try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single .npy array, not an .npz archive")
-        with data:
-            return {name: data[name] for name in data.files}
+        # Our own handle, closed whatever happens: np.load leaves the file open
+        # when the zip archive it starts to read turns out to be corrupt.
+        with open(path, "rb") as fh:
+            data = np.load(fh, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("it holds a single .npy array, not an .npz archive")
+            with data:
+                return {name: data[name] for name in data.files}
     except FileNotFoundError:
         raise FileNotFoundError(f"no parameter file at {str(path)!r}") from None
     except PermissionError as err:
@@ -145,19 +151,28 @@ def load_params(path, expected_keys=None):
 
     If ``expected_keys`` is given, the parameter names must match it exactly.
     """
+    if isinstance(expected_keys, str) or not (
+            expected_keys is None or hasattr(expected_keys, "__iter__")):
+        raise TypeError(f"expected_keys must be a collection of names (a list, a set, "
+                        f"a dict) or None, got {V.describe(expected_keys)}")
     arrays = _read_npz(_npz_path(path))
     if "__format__" not in arrays:
         raise ValueError(f"{str(path)!r} was not written by save_params: "
                          "it has no '__format__' entry")
     version = arrays.pop("__format__")
-    if version.shape != () or version.item() != FORMAT_VERSION:
-        raise ValueError(f"{str(path)!r} has format version {version}, but this "
-                         f"lstm_core reads format version {FORMAT_VERSION}")
+    if version.shape != () or version.dtype.kind not in "iu" or \
+            version.item() != FORMAT_VERSION:
+        raise ValueError(f"{str(path)!r} has format version {version.tolist()!r}, but "
+                         f"this lstm_core reads format version {FORMAT_VERSION}")
     try:
         meta = json.loads(str(arrays.pop("__meta__", np.array("null"))))
     except json.JSONDecodeError as err:
         raise ValueError(f"{str(path)!r} has an unreadable '__meta__' entry: "
                          f"{err}") from err
+    if meta is not None and not isinstance(meta, dict):
+        raise ValueError(f"{str(path)!r} has a '__meta__' entry that is not a JSON "
+                         f"object (save_params writes a dict or None), got "
+                         f"{type(meta).__name__}")
 
     try:
         _check_params(arrays)                # as save_params would have checked

@@ -23,18 +23,22 @@ def step_weights(T, decay=None):
     T = V.positive_int("T", T)
     if decay is None:
         return np.ones(T)
-    decay = V.number("step_decay", decay, low=0, high=1, low_open=True)
+    decay = V.number("decay", decay, low=0, high=1, low_open=True)
     return decay ** np.arange(T)
 
 
 def loss_and_grad(Y_hat, Y, weights, kind="mse"):
-    """Weighted loss of outputs Y_hat (T, N, O) and its gradient dLoss/dY_hat."""
+    """Weighted loss of outputs Y_hat (T, N, O) and its gradient dLoss/dY_hat.
+
+    Y has Y_hat's dtype, and so has the gradient (the dtype of the model's
+    backward); weights (T, N) may be float32 or float64.
+    """
     V.one_of("kind", kind, LOSSES)
     V.array("Y_hat", Y_hat, 3, dims="(T, N, O)")
-    V.array("Y", Y, shape=Y_hat.shape, dims="(T, N, O)")
+    V.array("Y", Y, shape=Y_hat.shape, dtype=Y_hat.dtype, dims="(T, N, O)")
     V.array("weights", weights, shape=Y_hat.shape[:2], dims="(T, N)")
     V.nonnegative_weights("weights", weights)
-    w = (weights / weights.sum())[..., None]
+    w = (weights / weights.sum()).astype(Y_hat.dtype)[..., None]
     if kind == "mse":
         diff = Y_hat - Y
         O = Y.shape[-1]
@@ -53,7 +57,8 @@ def sequence_targets(X, Y, mask=None, names=("X", "Y", "mask")):
     """Checked targets (T, N, O) and weights (T, N); Y (N, O) means the last step.
 
     X (T, N, I), Y (T, N, O) or (N, O) and mask (T, N) must be finite float arrays;
-    the mask >= 0 with a positive entry.
+    the mask >= 0 with a positive entry for every sequence (a sequence of padding
+    only would give a batch of weight 0, a loss of 0 / 0).
     """
     nx, ny, nm = names
     V.array(nx, X, 3, dims="(T, N, I)")
@@ -75,4 +80,10 @@ def sequence_targets(X, Y, mask=None, names=("X", "Y", "mask")):
     if mask is None:
         return Y, np.ones((T, N))
     V.array(nm, mask, shape=(T, N), dims="(T, N)")
-    return Y, V.nonnegative_weights(nm, mask.astype(np.float64))
+    mask = V.nonnegative_weights(nm, mask.astype(np.float64))
+    empty = np.flatnonzero(~mask.any(0))
+    if empty.size:
+        raise ValueError(f"{nm} must have a positive entry for every sequence (each "
+                         f"has a real step), got only zeros in {nm}[:, n] for n in "
+                         f"{empty[:5].tolist()}{' ...' if empty.size > 5 else ''}")
+    return Y, mask

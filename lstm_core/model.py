@@ -52,6 +52,7 @@ class SequenceModel:
                  dtype=np.float64):
         check_cell(cell, variant, peepholes, forget_gate)
         output_size = V.positive_int("output_size", output_size)
+        V.lstm_options(cell, peepholes, forget_gate)
         if variant is not None:
             self.params = variants.init_lstm(input_size, hidden_size, variant=variant,
                                              rng=rng, dtype=dtype)
@@ -80,9 +81,6 @@ class SequenceModel:
 
         state: (h0, c0) for an LSTM, h0 for an RNN or GRU, each (N, H), or None.
         """
-        W_hy = V.array("params['W_hy']", self.params["W_hy"], 2)
-        V.array("params['b_y']", self.params["b_y"], shape=(W_hy.shape[0],),
-                dtype=W_hy.dtype)
         if self.cell == "lstm":
             if state is None:
                 state = (None, None)
@@ -98,8 +96,12 @@ class SequenceModel:
             H, state, cache = gru.gru_forward(X, self.core(), state)
         else:
             H, state, cache = rnn_forward(X, self.core(), state)
+        W_hy = V.array("params['W_hy']", self.params["W_hy"], shape=(None, H.shape[-1]),
+                       dtype=H.dtype, dims="(O, H)")
+        b_y = V.array("params['b_y']", self.params["b_y"], shape=(W_hy.shape[0],),
+                      dtype=H.dtype, dims="(O,)")
         self._caches[threading.get_ident()] = (H, cache)
-        return H @ W_hy.T + self.params["b_y"], state
+        return H @ W_hy.T + b_y, state
 
     def backward(self, dY):
         """dY (T, N, O) = dLoss/dY of this thread's last forward -> gradients."""
@@ -109,10 +111,16 @@ class SequenceModel:
         W_hy = self.params["W_hy"]
         V.array("dY", dY, shape=H.shape[:2] + W_hy.shape[:1], dtype=H.dtype,
                 dims="(T, N, O)")
+        with np.errstate(over="ignore", invalid="ignore"):
+            dH = dY @ W_hy                                   # (T, N, H)
+        if not np.isfinite(dH).all():
+            raise FloatingPointError(
+                "dLoss/dH = dY @ W_hy overflows: params['W_hy'] is too large (max "
+                f"|W_hy| = {np.abs(W_hy).max():.3g}; a diverged run?)")
         backward = {"lstm": lstm_backward if self.variant is None else
                     variants.lstm_backward, "gru": gru.gru_backward,
                     "rnn": rnn_backward}[self.cell]
-        grads = backward(dY @ W_hy, cache)[0]                # dH (T, N, H)
+        grads = backward(dH, cache)[0]
         grads["W_hy"] = np.einsum("tno,tnh->oh", dY, H)
         grads["b_y"] = dY.sum((0, 1))
         return grads

@@ -51,6 +51,8 @@ def init_lstm(input_size, hidden_size, *, peepholes=False, forget_gate=True, rng
     """Parameters drawn from U(-1/sqrt(H), 1/sqrt(H)), as torch.nn.LSTM does."""
     input_size = V.positive_int("input_size", input_size)
     hidden_size = V.positive_int("hidden_size", hidden_size)
+    peepholes = V.boolean("peepholes", peepholes)
+    forget_gate = V.boolean("forget_gate", forget_gate)
     V.generator("rng", rng)
     dtype = V.float_dtype("dtype", dtype)
     G = (4 if forget_gate else 3) * hidden_size

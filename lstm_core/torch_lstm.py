@@ -48,14 +48,12 @@ class LSTM(nn.Module):
         super().__init__()
         self.input_size = V.positive_int("input_size", input_size)
         self.hidden_size = V.positive_int("hidden_size", hidden_size)
-        for name, flag in (("peepholes", peepholes), ("forget_gate", forget_gate),
-                           ("batch_first", batch_first)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be True or False, got {V.describe(flag)}")
-        self.peepholes, self.forget_gate = peepholes, forget_gate
-        self.batch_first = batch_first
+        self.peepholes = V.boolean("peepholes", peepholes)
+        self.forget_gate = V.boolean("forget_gate", forget_gate)
+        self.batch_first = V.boolean("batch_first", batch_first)
         G = (4 if forget_gate else 3) * hidden_size
-        kw = {"device": device, "dtype": V.torch_dtype("dtype", dtype)}
+        kw = {"device": V.torch_device("device", device),
+              "dtype": V.torch_dtype("dtype", dtype)}
         self.W_ih = nn.Parameter(torch.empty(G, input_size, **kw))
         self.W_hh = nn.Parameter(torch.empty(G, hidden_size, **kw))
         self.b_ih = nn.Parameter(torch.empty(G, **kw))
@@ -84,22 +82,14 @@ class LSTM(nn.Module):
         cost a device synchronisation: there NaN in, NaN out, as in torch.nn.LSTM).
         """
         ref = self._check_parameters()
-        V.tensor("X", X, (None, None, self.input_size), dtype=ref.dtype,
-                 device=ref.device, dims="(B, T, I)" if self.batch_first else
-                 "(T, B, I)")
-        if X.shape[0] == 0 or X.shape[1] == 0:
-            raise ValueError("X must have at least one time step and one sequence, got "
-                             f"shape {tuple(X.shape)}")
+        _check_input(X, ref, self.input_size,
+                     "(B, T, I)" if self.batch_first else "(T, B, I)")
         if self.batch_first:
             X = X.transpose(0, 1)
         B = X.shape[1]
         h0, c0 = self._initial_state(state, B, X)
-        if X.device.type == "cpu":
-            for name, t in (("X", X), ("state h0", h0), ("state c0", c0),
-                            *self.named_parameters()):
-                if not torch.isfinite(t).all():
-                    raise ValueError(f"{name} must hold finite values, got NaN or "
-                                     "infinity")
+        _check_finite([("X", X), ("state h0", h0), ("state c0", c0),
+                       *((f"parameter {n}", p) for n, p in self.named_parameters())])
         if self.forget_gate and not self.peepholes:
             weights = [self.W_ih, self.W_hh, self.b_ih, self.b_hh]
             Hs, h_n, c_n = torch._VF.lstm(X, (h0, c0), weights, True, 1, 0.0,
@@ -120,12 +110,10 @@ class LSTM(nn.Module):
         (a parameter replaced through .data would otherwise reach the kernel)."""
         G, H = (4 if self.forget_gate else 3) * self.hidden_size, self.hidden_size
         shapes = {"W_ih": (G, self.input_size), "W_hh": (G, H), "b_ih": (G,),
-                  "b_hh": (G,), **{n: (H,) for n in PEEPHOLES}}
-        ref = self.W_ih
-        for name, p in self.named_parameters():
-            V.tensor(f"parameter {name}", p, shapes[name], dtype=ref.dtype,
-                     device=ref.device)
-        return ref
+                  "b_hh": (G,)}
+        if self.peepholes:
+            shapes |= {n: (H,) for n in PEEPHOLES if self.forget_gate or n != "w_cf"}
+        return _check_parameters(self, shapes)
 
     def _initial_state(self, state, B, X):
         shape = (1, B, self.hidden_size)
@@ -198,19 +186,52 @@ class LSTM(nn.Module):
 
 
 def _checked_value(name, value, p):
-    """value (array or tensor) as a tensor, if float32/64, finite, of p's shape."""
+    """value (array or tensor) as a tensor of p's shape, dtype and device, if it is
+    float32/64 and finite in p's dtype (1e300 is finite in float64, not float32)."""
     if isinstance(value, np.ndarray):
-        V.array(f"params[{name!r}]", value, nonempty=False)
+        V.array(f"params[{name!r}]", value, nonempty=False, finite=False)
         value = torch.from_numpy(value)
     else:
         V.tensor(f"params[{name!r}]", value)
-        if not torch.isfinite(value).all():
-            raise ValueError(f"params[{name!r}] must hold finite values, got NaN or "
-                             "infinity")
     if tuple(value.shape) != tuple(p.shape):
         raise ValueError(f"parameter {name} must have shape {tuple(p.shape)}, got "
                          f"{tuple(value.shape)}")
+    value = value.to(device=p.device, dtype=p.dtype)
+    if not torch.isfinite(value).all():
+        raise ValueError(f"params[{name!r}] must hold finite values in {p.dtype} (the "
+                         "parameters' dtype), got NaN or infinity")
     return value
+
+
+def _check_parameters(module, shapes):
+    """module's parameters are exactly `shapes` {name: shape}, dense, of one dtype
+    and device (a parameter replaced through .data or set to None would otherwise
+    reach a kernel); returns the first one."""
+    own = dict(module.named_parameters())
+    if set(own) != set(shapes):
+        raise ValueError(f"the parameters must be {sorted(shapes)}, got {sorted(own)} "
+                         "(one was set to None, added or removed)")
+    ref = own[next(iter(shapes))]
+    for name, shape in shapes.items():
+        V.tensor(f"parameter {name}", own[name], shape, dtype=ref.dtype,
+                 device=ref.device)
+    return ref
+
+
+def _check_input(X, ref, input_size, dims):
+    V.tensor("X", X, (None, None, input_size), dtype=ref.dtype, device=ref.device,
+             dims=dims)
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError("X must have at least one time step and one sequence, got "
+                         f"shape {tuple(X.shape)}")
+
+
+def _check_finite(named):
+    """Tensors on the CPU hold finite values (on CUDA, checking every forward would
+    cost a device synchronisation: there NaN in, NaN out, as in torch.nn.LSTM)."""
+    for name, t in named:
+        if t.device.type == "cpu" and not torch.isfinite(t).all():
+            raise ValueError(f"{name} must hold finite values, got NaN or infinity")
 
 
 class SequenceModel(nn.Module):
@@ -229,7 +250,9 @@ class SequenceModel(nn.Module):
         super().__init__()
         check_cell(cell, variant, peepholes, forget_gate)
         output_size = V.positive_int("output_size", output_size)
-        kw = {"device": device, "dtype": V.torch_dtype("dtype", dtype)}
+        V.lstm_options(cell, peepholes, forget_gate)
+        kw = {"device": V.torch_device("device", device),
+              "dtype": V.torch_dtype("dtype", dtype)}
         if variant is not None or cell == "gru":
             from . import torch_variants                        # it imports this module
             self.rnn = torch_variants.GRU(input_size, hidden_size, **kw) \
@@ -245,6 +268,29 @@ class SequenceModel(nn.Module):
         self.readout = nn.Linear(hidden_size, output_size, **kw)
 
     def forward(self, X, state=None):
+        """X (T, N, I) -> (Y (T, N, O), state). The LSTM checks its arguments and
+        parameters; here the same is done for the tanh RNN and the readout."""
+        r, O = self.rnn, self.readout.out_features
+        H = r.hidden_size
+        if self.cell == "rnn":
+            ref = _check_parameters(r, {"weight_ih_l0": (H, r.input_size),
+                                        "weight_hh_l0": (H, H), "bias_ih_l0": (H,),
+                                        "bias_hh_l0": (H,)})
+            _check_input(X, ref, r.input_size, "(T, N, I)")
+            named = [("X", X), *((f"parameter rnn.{n}", p)
+                                 for n, p in r.named_parameters())]
+            if state is not None:
+                V.tensor("state", state, (1, X.shape[1], H), dtype=ref.dtype,
+                         device=ref.device, dims="(1, N, H)")
+                named.append(("state", state))
+            _check_finite(named)
+        else:
+            ref = r.W_ih
+        for name, p in self.readout.named_parameters():
+            V.tensor(f"parameter readout.{name}", p, (O, H) if name == "weight" else
+                     (O,), dtype=ref.dtype, device=ref.device)
+        _check_finite((f"parameter readout.{n}", p)
+                      for n, p in self.readout.named_parameters())
         H, state = self.rnn(X, state)
         return self.readout(H), state
 

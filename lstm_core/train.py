@@ -98,15 +98,18 @@ class _NumpyBackend:
     def outputs(self, X):
         return self.model.forward(X)[0]
 
+    @np.errstate(over="ignore", invalid="ignore")          # each result is checked
     def train_step(self, X, Y, W, cfg):
         Y_hat, _ = self.model.forward(X)
         if not np.isfinite(Y_hat).all():                    # diverged: no backward
             return float("inf"), float("nan")
-        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-            loss, dY = loss_and_grad(Y_hat, Y, W, cfg.loss)
+        loss, dY = loss_and_grad(Y_hat, Y, W, cfg.loss)
         if not np.isfinite(loss):
             return loss, float("nan")
-        grads = self.model.backward(dY)
+        try:
+            grads = self.model.backward(dY)
+        except FloatingPointError:                          # dH overflowed
+            return loss, float("inf")
         norm = float(np.sqrt(sum((g * g).sum() for g in grads.values())))
         if np.isfinite(norm):
             if cfg.clip is not None and norm > cfg.clip:    # as clip_grad_norm_
@@ -177,8 +180,8 @@ def _backend(model, cfg):
 def _data(model, X, Y, mask, names):
     """Checked data in the model's dtype: X, targets (T, N, O), weights (T, N)."""
     Y, W = sequence_targets(X, Y, mask, names)
-    dtype = model_dtype(model)
-    return X.astype(dtype, copy=False), Y.astype(dtype, copy=False), W
+    return (as_model_input(names[0], X, model),
+            as_model_input(names[1], Y, model, dims="(T, N, O)", inputs=False), W)
 
 
 def _check_output_size(backend, X, Y, name):
@@ -209,6 +212,10 @@ def fit(model, X, Y, config=None, *, mask=None, test=None, callback=None):
                             f"mask_test), got {V.describe(test)}")
         Xt, Yt, mt = (*test, None)[:3]
         Xt, Yt, Wt = _data(model, Xt, Yt, mt, ("test X", "test Y", "test mask"))
+        for name, a, b in (("X", Xt, X), ("Y", Yt, Y)):      # checked now, not after
+            if a.shape[-1] != b.shape[-1]:                   # an epoch of training
+                raise ValueError(f"test {name} must have {b.shape[-1]} values per step "
+                                 f"like {name}, got shape {a.shape}")
         Wt = step_weights(Xt.shape[0], cfg.step_decay)[:, None] * Wt
     backend, rng, history = _backend(model, cfg), np.random.default_rng(cfg.seed), History()
     _check_output_size(backend, X, Y, "Y")

@@ -63,7 +63,11 @@ def number(name, x, *, low=None, high=None, low_open=False, high_open=False):
     """x as a float, if it is a finite real number in the given interval."""
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {describe(x)}")
-    x = float(x)
+    try:
+        x = float(x)
+    except OverflowError:                    # an int beyond float's range
+        raise ValueError(f"{name} must be a finite number, got an int too large for "
+                         f"a float ({int(x).bit_length()} bits)") from None
     lo = "(" if low_open or low is None else "["
     hi = ")" if high_open or high is None else "]"
     interval = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
@@ -75,6 +79,22 @@ def number(name, x, *, low=None, high=None, low_open=False, high_open=False):
     if bad:
         raise ValueError(f"{name} must be a finite number in {interval}, got {x!r}")
     return x
+
+
+def boolean(name, x):
+    """x, if it is True or False (not 0, 1, "no" or None: those are not flags)."""
+    if not isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {describe(x)}")
+    return bool(x)
+
+
+def lstm_options(cell, peepholes, forget_gate):
+    """peepholes and forget_gate are flags, and options of cell="lstm" only."""
+    for name, flag, default in (("peepholes", peepholes, False),
+                                ("forget_gate", forget_gate, True)):
+        if boolean(name, flag) != default and cell != "lstm":
+            raise ValueError(f"{name}={flag} is an option of cell='lstm'; "
+                             f"cell={cell!r} has no such option")
 
 
 def one_of(name, x, options):
@@ -175,6 +195,19 @@ def tensor(name, t, shape=None, *, dtype=None, device=None, dims=None):
         raise ValueError(f"{name} must have shape {_want(shape, dims)}, got "
                          f"{describe(t)}")
     return t
+
+
+def torch_device(name, device):
+    """device as a torch.device (None stays None: torch's default device)."""
+    import torch
+
+    if device is None:
+        return None
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"{name} must be a torch device such as 'cpu', 'cuda' or "
+                         f"'cuda:0', got {describe(device)}") from None
 
 
 def torch_dtype(name, dtype):

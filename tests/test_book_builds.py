@@ -56,8 +56,10 @@ def builds(tmp_path_factory):
     """{"student": html, "teacher": html} of the toy chapter."""
     book = tmp_path_factory.mktemp("book")
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    # Only the extension under test, by absolute path (no assets to fetch).
-    config["sphinx"]["local_extensions"] = {"solutions": str(ROOT / "tools")}
+    # The extension under test, by absolute path (no assets to fetch), and
+    # release, without which launch buttons with no repository URL fail the build.
+    config["sphinx"]["local_extensions"] = {"solutions": str(ROOT / "tools"),
+                                            "release": str(ROOT / "tools")}
     config["bibtex_bibfiles"] = [str(ROOT / "references.bib")]
     (book / "_config.yml").write_text(yaml.safe_dump(config))
     (book / "_toc.yml").write_text("format: jb-book\nroot: intro\n"

@@ -93,7 +93,7 @@ def test_fit_lowers_the_loss(rng):
 def test_step_weights_decay_geometrically():
     np.testing.assert_allclose(train.step_weights(4, 0.5), [1, 0.5, 0.25, 0.125])
     np.testing.assert_array_equal(train.step_weights(3), np.ones(3))
-    with pytest.raises(ValueError, match="step_decay"):
+    with pytest.raises(ValueError, match="^decay must"):
         train.step_weights(3, 1.5)
 
 

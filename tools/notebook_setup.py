@@ -9,9 +9,14 @@ Usage: python -m tools.notebook_setup [--check] [chapters/part/topic.ipynb ...]
   back to their Python 3 kernel.
 
 - The first cell, tagged `remove-cell` (so the book and the slides leave it out)
-  and `colab-setup`, runs only on Google Colab: it clones the book's repository
-  (the URL in _config.yml), installs `lstm_core` from it and moves to the
-  chapter's folder, where the saved results the chapter reads are.
+  and `colab-setup`, runs only on Google Colab: it clones the book's repository,
+  installs `lstm_core` from it and moves to the chapter's folder, where the saved
+  results the chapter reads are. On Colab the notebook arrives alone, so the
+  repository travels in the cell: at run time it takes LSTM_BOOK_REPO and
+  LSTM_BOOK_REF from the environment where a reader set them (`%env`), else the
+  URL and ref of _config.yml written in here (tools/repository.py); with neither
+  it prints how to set one instead of failing. Off Colab it prints nothing, so a
+  change of the URL changes no output: rerun this module, not the notebooks.
 - Markdown cells are split where a slide must start, since a slide starts with a
   cell: before a heading and around each solution (a split changes nothing in
   the book).
@@ -31,7 +36,8 @@ import sys
 from pathlib import Path
 
 import nbformat
-import yaml
+
+from tools import repository
 
 ROOT = Path(__file__).resolve().parents[1]
 TAG = "colab-setup"
@@ -41,29 +47,39 @@ KERNELSPEC = {"display_name": "Python 3 (lstm book)", "language": "python",
 
 COLAB_CELL = '''\
 # Runs only on Google Colab (this cell is hidden in the book): fetch the book's
-# repository, install its package lstm_core and work from this chapter's folder,
-# where the results the chapter reads are saved. Anywhere else it does nothing.
+# repository, install its package lstm_core and work from this chapter's
+# folder, where the results the chapter reads are saved. Elsewhere it does
+# nothing.
 import sys
 
 if "google.colab" in sys.modules:
     import os
     import subprocess
 
-    REPO, HERE = "{url}", "/content/lstm-book"
-    if not os.path.isdir(HERE):
-        subprocess.run(["git", "clone", "--depth", "1", REPO, HERE], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    HERE], check=True)
-    os.chdir(f"{{HERE}}/{folder}")'''
-
-
-def repository_url():
-    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    # The book's repository: LSTM_BOOK_REPO and LSTM_BOOK_REF if set (%env),
+    # else the ones of its _config.yml (python -m tools.notebook_setup).
+    REPO = os.environ.get("LSTM_BOOK_REPO", "{url}")
+    REF = os.environ.get("LSTM_BOOK_REF", "{branch}")
+    HERE = "/content/lstm-book"
+    if not REPO:
+        print("No repository to install lstm_core from: this copy of the "
+              "book names none.\\nIn a new cell run\\n  %env LSTM_BOOK_REPO="
+              "https://github.com/OWNER/REPO\\nthen this cell again (the cells "
+              "below need lstm_core).")
+    else:
+        if not os.path.isdir(HERE):
+            subprocess.run(["git", "clone", "--depth", "1", "--branch", REF,
+                            REPO, HERE], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                        "--no-deps", HERE], check=True)
+        os.chdir(f"{{HERE}}/{folder}")'''
 
 
 def colab_source(path):
     folder = Path(path).resolve().parent.relative_to(ROOT).as_posix()
-    return COLAB_CELL.format(url=repository_url(), folder=folder)
+    repo = repository.configured()
+    return COLAB_CELL.format(url=repo.url if repo else "",
+                             branch=repo.branch if repo else "main", folder=folder)
 
 
 FENCE = re.compile(r"^(`{3,}|:{3,})\{?([\w-]*)")
