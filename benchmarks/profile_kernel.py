@@ -8,7 +8,8 @@ timing slots on, at T=100, B=32, I=8, H=128 (float32), for one and two torch
 threads and for one block of hidden units (the products use torch's threads, the
 elementwise loop one) against the kernel's own choice (blocks of units, one
 parallel region per step), interleaved with torch.nn.LSTM. Reports per call, in
-milliseconds: the input product, the recurrent products (forward and backward),
+milliseconds (means over the runs, so that the parts add up): the input product,
+the recurrent products (forward and backward),
 the fused elementwise loops, the weight gradients after the loop, and the rest.
 Product and loop times are summed over the threads of a parallel region, so they
 are divided by the threads that ran them (the region's wall time).
@@ -75,15 +76,15 @@ def profile(kernel, size, threads, repeats):
     for name, chunks in configs.items():
         n_blocks = auto if chunks == 0 else chunks
         region = min(threads, n_blocks)        # threads that share the loop's work
-        s = slots[name].numpy() / repeats
+        s = slots[name].numpy() / (repeats * (bench.TIMER_WARMUP + 1))  # runs
         parts = {"input product": s[0], "recurrent products": (s[1] + s[4]) / region,
                  "fused elementwise loop": (s[2] + s[5]) / region,
                  "weight gradients": s[7]}
-        total = float(np.median(times[name]))
+        total = float(np.mean(times[name]))      # the slots are means, too
         parts["rest (loop overhead, copies, reorders)"] = total - sum(parts.values())
         out[name] = {"seconds": total, "parts": {k: float(v) for k, v in parts.items()}}
     for name in ("nn.LSTM", "nn.LSTM forward"):
-        out[name] = {"seconds": float(np.median(times[name]))}
+        out[name] = {"seconds": float(np.mean(times[name]))}
     return out
 
 

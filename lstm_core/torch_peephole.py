@@ -57,7 +57,8 @@ class _PeepholeLSTM(torch.autograd.Function):
     Python's cost per operation is what limits this on a CPU, so the views each step
     needs are made in one call per buffer (`unbind`) before the loops, and g uses
     tanh(a) = 2 sigmoid(2a) - 1: with the g rows of the weights doubled, one sigmoid
-    call covers i, f and g (torch's tanh is several times slower than its sigmoid).
+    call covers i, f and g (one call instead of two; whether torch's tanh of a small
+    block costs more than its sigmoid depends on the CPU and the thread count).
     """
 
     @staticmethod
