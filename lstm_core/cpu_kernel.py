@@ -35,9 +35,15 @@ import warnings
 from pathlib import Path
 
 SOURCE = Path(__file__).with_name("peephole_cpu.cpp")
-# -ffast-math lets the compiler vectorise exp and tanh with glibc's vector math
-# library (about 3.5x faster); its consequences are tested against the pure path.
-FLAGS = ("-O3", "-ffast-math", "-march=native", "-fopenmp-simd")
+# No -ffast-math: the gate activations are ATen's vector exp and tanh (SLEEF,
+# 1 ulp), which keep IEEE infinities and NaN. -march=native picks their width
+# (AVX-512, AVX2, NEON); the build key includes the CPU's features.
+FLAGS = ("-O3", "-march=native")
+# at::parallel_for is inlined from ATen's headers: it runs threads only in code
+# compiled with OpenMP, and must use torch's OpenMP runtime (GNU libgomp on Linux,
+# loaded by torch before the kernel). Elsewhere the kernel runs its blocks on one
+# thread (same results, see peephole_cpu.cpp).
+OPENMP_FLAGS = ("-fopenmp",)
 WAIT_S = 300        # at most this long for another process's build
 BUILD_S = 600       # at most this long for our own build
 HINT = ("install a C++ compiler and ninja to build it (Debian/Ubuntu: "
@@ -77,6 +83,15 @@ def _compiler():
     return path, (out.splitlines() or [""])[0]
 
 
+def flags():
+    """The compiler flags: FLAGS, plus OPENMP_FLAGS on Linux with GCC (where torch's
+    OpenMP runtime is GNU's; clang's -fopenmp would load a second runtime)."""
+    _, version = _compiler()
+    if sys.platform.startswith("linux") and "clang" not in version.lower():
+        return FLAGS + OPENMP_FLAGS
+    return FLAGS
+
+
 def build_dir():
     """The build folder for this source, flags, torch, Python, compiler and CPU."""
     import torch
@@ -84,7 +99,7 @@ def build_dir():
 
     compiler, version = _compiler()
     h = hashlib.sha256(SOURCE.read_bytes())
-    for part in (FLAGS, torch.__version__, sys.version, platform.machine(),
+    for part in (flags(), torch.__version__, sys.version, platform.machine(),
                  compiler, version, _cpu_features()):
         h.update(repr(part).encode())
     root = Path(os.environ.get("TORCH_EXTENSIONS_DIR")
@@ -290,9 +305,11 @@ def _build(folder, inherited_lock=False):
         with open(log, "w") as out:
             os.dup2(out.fileno(), 1)               # the compiler's output
             os.dup2(out.fileno(), 2)
+            cflags = list(flags())
             cpp_extension.load(name=_name(folder), sources=[str(SOURCE)],
-                               extra_cflags=list(FLAGS), build_directory=str(folder),
-                               verbose=True)
+                               extra_cflags=cflags,
+                               extra_ldflags=[f for f in cflags if "openmp" in f],
+                               build_directory=str(folder), verbose=True)
     except Exception as exc:                       # compiler error, no ninja, ...
         reason = (str(exc).strip().splitlines() or [""])[-1]
         (folder / "failed").write_text(f"{type(exc).__name__}: {exc}\n")

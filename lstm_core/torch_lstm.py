@@ -7,7 +7,10 @@ NumPy dict (W_ih (4H, I), W_hh (4H, H), b_ih, b_hh (4H,), optional w_ci, w_cf, w
 
 Two paths, both device-agnostic (CPU, CUDA) and dtype-agnostic (float32, float64):
 - no peepholes, forget gate on: torch's fused LSTM kernel (`torch._VF.lstm`, what
-  `torch.nn.LSTM` itself calls; cuDNN on CUDA), fed with our parameters;
+  `torch.nn.LSTM` itself calls; oneDNN on the CPU, cuDNN on CUDA), fed with our
+  parameters. On CUDA they are kept flattened as nn.LSTM keeps its own
+  (`flatten_parameters`: the four tensors are views into one buffer in cuDNN's
+  layout), so cuDNN reads them in place instead of copying them on every call;
 - peepholes, or the 1997 LSTM without forget gate (Gers & Schmidhuber 2000;
   Hochreiter & Schmidhuber 1997): `_PeepholeLSTM`, one autograd Function for the
   whole sequence. All input projections are one matrix product, the time loop runs
@@ -63,6 +66,40 @@ class LSTM(nn.Module):
             setattr(self, name, nn.Parameter(torch.empty(hidden_size, **kw)) if use
                     else None)
         self.reset_parameters()
+        self.flatten_parameters()
+
+    def flatten_parameters(self):
+        """On CUDA, without peepholes: make W_ih, W_hh, b_ih, b_hh views into one
+        buffer in cuDNN's layout, as `torch.nn.LSTM.flatten_parameters` does for its
+        own weights (same names, shapes and values; the optimizer and state dict see
+        the same Parameters). Otherwise, or if cuDNN cannot take them, a no-op.
+        Called on construction and after every .to()/.cuda()/.double()."""
+        if self.peepholes or not self.forget_gate:
+            return
+        weights = [self.W_ih, self.W_hh, self.b_ih, self.b_hh]
+        if not all(isinstance(w, torch.Tensor) and w.is_cuda and w.dtype == weights[0]
+                   .dtype and torch.backends.cudnn.is_acceptable(w) for w in weights):
+            return
+        if len({w.data_ptr() for w in weights}) != len(weights):
+            return                                      # shared tensors: leave them
+        import torch.backends.cudnn.rnn as cudnn_rnn
+        with torch.cuda.device_of(weights[0]), torch.no_grad():
+            if torch._use_cudnn_rnn_flatten_weight():
+                torch._cudnn_rnn_flatten_weight(
+                    weights, 4, self.input_size, cudnn_rnn.get_cudnn_mode("LSTM"),
+                    self.hidden_size, 0, 1, False, False)
+
+    def is_flat(self):
+        """True if the four weights are views into one buffer (CUDA after
+        `flatten_parameters`): what cuDNN needs to read them without a copy."""
+        weights = [self.W_ih, self.W_hh, self.b_ih, self.b_hh]
+        storages = {w.untyped_storage().data_ptr() for w in weights}
+        return len(storages) == 1
+
+    def _apply(self, fn, recurse=True):
+        out = super()._apply(fn, recurse)           # .to(), .cuda(), .double(), ...
+        self.flatten_parameters()
+        return out
 
     def reset_parameters(self):
         k = 1.0 / math.sqrt(self.hidden_size)          # as torch.nn.LSTM

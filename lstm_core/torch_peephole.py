@@ -14,6 +14,12 @@ import torch
 from . import cpu_kernel as _cpu_kernel
 
 
+# Blocks of hidden units of the C++ kernel (peephole_cpu.cpp): 0 lets it choose
+# from B and H; 1 is one block (no parallel region; the products use torch's
+# threads, the elementwise loop one). For benchmarks/profile_kernel.py.
+CHUNKS = 0
+
+
 def cpu_kernel():
     """The compiled CPU kernel for the peephole path, or None (`lstm_core.cpu_kernel`)."""
     return _cpu_kernel.load()
@@ -26,8 +32,9 @@ class _FusedPeepholeLSTM(torch.autograd.Function):
     def forward(ctx, X, h0, c0, W_ih, W_hh, b_ih, b_hh, w_ci, w_cf, w_co):
         zero = X.new_zeros(W_hh.shape[1])
         w = [zero if v is None else v.contiguous() for v in (w_ci, w_cf, w_co)]
+        ctx.chunks = CHUNKS                     # the gates' layout depends on it
         Hs, C, gates, tanh_C = cpu_kernel().forward(
-            X, h0, c0, W_ih, W_hh, b_ih + b_hh, *w)
+            X, h0, c0, W_ih, W_hh, b_ih + b_hh, *w, chunks=ctx.chunks)
         ctx.save_for_backward(X, h0, c0, W_ih, W_hh, *w, gates, Hs, C, tanh_C)
         ctx.has = (w_ci is not None, w_cf is not None, w_co is not None)
         return Hs, Hs[-1].clone(), C[-1].clone()
@@ -35,7 +42,8 @@ class _FusedPeepholeLSTM(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dH, dh_T, dc_T):
         dX, dh0, dc0, dW_ih, dW_hh, db, *dw = cpu_kernel().backward(
-            dH, dh_T, dc_T, *ctx.saved_tensors, ctx.needs_input_grad[0])
+            dH, dh_T, dc_T, *ctx.saved_tensors, ctx.needs_input_grad[0],
+            chunks=ctx.chunks)
         dw = [g if has else None for g, has in zip(dw, ctx.has)]
         return dX, dh0, dc0, dW_ih, dW_hh, db, db.clone(), *dw   # dX None if not needed
 
@@ -49,7 +57,8 @@ class _PeepholeLSTM(torch.autograd.Function):
     Python's cost per operation is what limits this on a CPU, so the views each step
     needs are made in one call per buffer (`unbind`) before the loops, and g uses
     tanh(a) = 2 sigmoid(2a) - 1: with the g rows of the weights doubled, one sigmoid
-    call covers i, f and g (torch's tanh is several times slower than its sigmoid).
+    call covers i, f and g (one call instead of two; whether torch's tanh of a small
+    block costs more than its sigmoid depends on the CPU and the thread count).
     """
 
     @staticmethod

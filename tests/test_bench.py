@@ -40,11 +40,59 @@ def test_time_interleaved_rotates_the_order():
     runners = {n: (lambda n=n: calls.append(n)) for n in "abc"}
     times = bench.time_interleaved(runners, repeats=3, warmup=1)
     assert {n: len(t) for n, t in times.items()} == {"a": 3, "b": 3, "c": 3}
-    assert all(s >= 0 for t in times.values() for s in t)
-    rounds = ["".join(calls[k:k + 3]) for k in range(0, len(calls), 3)]
-    assert rounds == ["abc", "abc", "bca", "cab"]     # warm-up, then rotated
+    assert all(s > 0 for t in times.values() for s in t)
+    assert calls[:3] == list("abc")                   # the warm-up round
+    # then one Timer sample each (its warm-up runs + the timed one), rotated
+    k = bench.TIMER_WARMUP + 1
+    samples = "".join(calls[3::k])
+    assert all(calls[3 + j:3 + j + k] == [c] * k for j, c in
+               zip(range(0, 9 * k, k), samples))
+    assert samples == "abc" + "bca" + "cab"
+
+
+def test_time_interleaved_times_at_torchs_thread_count():
+    seen = []
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        bench.time_interleaved({"a": lambda: seen.append(torch.get_num_threads())},
+                               repeats=1, warmup=0)
+    finally:
+        torch.set_num_threads(before)
+    assert set(seen) == {1}
+    if before > 1:
+        seen.clear()
+        bench.time_interleaved({"a": lambda: seen.append(torch.get_num_threads())},
+                               repeats=1, warmup=0)
+        assert set(seen) == {before}       # not Timer's default of one thread
+
+
+def test_bf16_hardware_is_named_or_none():
+    assert bench.bf16_hardware() in (None, "AMX", "AVX512-BF16")
+
+
+def test_autocast_row_runs_in_bfloat16_with_a_bfloat16_sized_error():
+    run, info = bench.autocast_runner(T=4, B=2, I=3, H=8)
+    run()
+    assert info["output_dtype"] == "torch.bfloat16"
+    assert 1e-4 < info["max_error"] < 0.05      # 8-bit mantissa: about 4e-3 per op
 
 
 def test_matmul_peak_is_a_rate():
     peak = bench.matmul_peak(n=64, repeats=2)
     assert 1e6 < peak < 1e15
+
+
+def test_compiled_row_is_checked_before_it_is_timed(monkeypatch):
+    # torch.compile itself takes minutes here (benchmarks/bench_lstm.py --compile);
+    # the check around it is tested with stand-ins for the compiled function.
+    monkeypatch.setattr(torch, "compile", lambda fn: fn)           # exact
+    run, info = bench.compiled_loop_runner(T=3, B=2, I=3, H=4)
+    run()
+    assert info["max_error"] == 0 and info["compile_seconds"] > 0
+
+    def wrong(X, p):
+        return bench.autograd_loop(X, p) * 1.01
+    monkeypatch.setattr(torch, "compile", lambda fn: wrong)
+    with pytest.raises(AssertionError, match="differs from the eager one"):
+        bench.compiled_loop_runner(T=3, B=2, I=3, H=4)

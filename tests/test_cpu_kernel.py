@@ -1,6 +1,7 @@
 """Tests for lstm_core.cpu_kernel: a build cache that is safe to share, no hang, no
-silent fallback, and the -ffast-math kernel equal to the pure-PyTorch path where
-its flags could make it differ (huge pre-activations, saturated gates)."""
+silent fallback, and the kernel (built without -ffast-math, its activations from
+ATen's vector types) equal to the pure-PyTorch path where vectorised exp and tanh
+could make it differ (huge pre-activations, saturated gates, NaN and infinities)."""
 import os
 import subprocess
 import sys
@@ -122,7 +123,7 @@ def test_a_killed_build_leaves_nothing_that_blocks_the_next(fresh, monkeypatch):
         (folder / leftover).write_text("")
     seen = {}
 
-    def fake_load(name, sources, extra_cflags, build_directory, verbose):
+    def fake_load(name, sources, extra_cflags, build_directory, verbose, **kw):
         seen["files"] = sorted(os.listdir(build_directory))
         seen["name"], seen["flags"] = name, extra_cflags
 
@@ -139,7 +140,94 @@ def test_a_killed_build_leaves_nothing_that_blocks_the_next(fresh, monkeypatch):
     assert (folder / "complete").exists()
 
 
-# ---------------------------------------------- -ffast-math: same as the pure path
+# ------------------------------------- vector activations: as torch's own functions
+
+SPECIAL = [float("nan"), float("inf"), -float("inf"), 0.0, -0.0, 1e-30, -1e-30,
+           1e-45, 0.5, -0.5, 9.0, -9.0, 20.0, -20.0, 88.7, -88.7, 89.0, -104.0,
+           710.0, -745.0, 1e4, -1e4, 3e38, -3e38]
+
+
+def test_build_flags_have_no_fast_math():
+    assert not any("fast-math" in f or f == "-Ofast" for f in cpu_kernel.flags())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_activations_keep_nan_and_infinities_as_torch(dtype):
+    # NaN in, NaN out; sigmoid(+-inf) = 1, 0; tanh(+-inf) = +-1; no NaN from a
+    # large finite input (exp overflow), signed zeros kept. 3 copies + 5 values:
+    # whole vectors and a partial one at the end, every lane position.
+    kernel = require_kernel()
+    x = torch.tensor(SPECIAL * 3 + SPECIAL[:5], dtype=dtype)
+    s, t = kernel.activations(x)
+    for got, want in ((s, torch.sigmoid(x)), (t, torch.tanh(x))):
+        assert torch.equal(got.isnan(), want.isnan())
+        assert torch.equal(got.isnan(), x.isnan())
+        ok = ~x.isnan()
+        assert torch.equal(torch.signbit(got[ok]), torch.signbit(want[ok]))
+        assert torch.equal(got[x.isinf()], want[x.isinf()])
+    assert torch.equal(s[x == float("inf")], torch.ones_like(s[x == float("inf")]))
+    assert torch.equal(t[x == -float("inf")], -torch.ones_like(t[x == -float("inf")]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_activations_are_within_two_ulp_of_torch(dtype):
+    kernel = require_kernel()
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randn(10_000, generator=g, dtype=dtype) * k
+                   for k in (1e-3, 1.0, 5.0, 30.0)] + [torch.tensor(SPECIAL[3:],
+                                                                    dtype=dtype)])
+    s, t = kernel.activations(x)
+    eps = torch.finfo(dtype).eps
+    for got, want in ((s, torch.sigmoid(x)), (t, torch.tanh(x))):
+        ulp = eps * want.abs().clamp_min(torch.finfo(dtype).tiny)  # about one ulp
+        assert ((got - want).abs() <= 2 * ulp).all()
+
+
+def test_kernel_info_names_its_vectors():
+    kernel = require_kernel()
+    cap, lanes, threads = kernel.info()
+    assert cap in ("avx512", "avx2", "default")
+    assert int(lanes) * 4 in (16, 32, 64)          # float32 lanes of 128-512 bits
+    assert threads in ("openmp", "none")
+
+
+def test_nan_never_reaches_the_kernel_from_the_module():
+    # The module refuses non-finite input on the CPU before any kernel runs.
+    module = peephole_module(torch.float32)
+    X = torch.zeros(3, 2, 4)
+    X[1, 0, 2] = float("nan")
+    with pytest.raises(ValueError, match="X must hold finite values"):
+        module(X)
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 3, 6])
+def test_any_block_count_gives_the_same_numbers(chunks):
+    # Blocks of units change the layout of the gate buffers, not the results.
+    kernel = require_kernel()
+    torch.manual_seed(0)
+    module = peephole_module(torch.float64)
+    X = torch.randn(5, 3, 4, dtype=torch.float64)
+    h0 = c0 = X.new_zeros(3, 6)
+    w = [module.w_ci, module.w_cf, module.w_co]
+    b = module.b_ih + module.b_hh
+    with torch.no_grad():
+        ref = kernel.forward(X, h0, c0, module.W_ih, module.W_hh, b, *w, chunks=1)
+        out = kernel.forward(X, h0, c0, module.W_ih, module.W_hh, b, *w,
+                             chunks=chunks)
+        for u, v in zip(ref[:2], out[:2]):
+            torch.testing.assert_close(u, v, rtol=1e-13, atol=1e-13)
+        dH = torch.randn_like(ref[0])
+        z = X.new_zeros(3, 6)
+
+        def backward(saved, k):        # saved: forward's (Hs, C, gates, tanh_C)
+            Hs, C, gates, tanh_C = saved
+            return kernel.backward(dH, z, z, X, h0, c0, module.W_ih, module.W_hh,
+                                   *w, gates, Hs, C, tanh_C, True, chunks=k)
+        for u, v in zip(backward(ref, 1), backward(out, chunks)):
+            torch.testing.assert_close(u, v, rtol=1e-12, atol=1e-12)
+
+
+# ------------------------------------------------ accuracy: same as the pure path
 
 def run_both(module, X):
     """Outputs and gradients on the C++ kernel and on the pure-PyTorch Function."""
@@ -178,7 +266,7 @@ def test_kernel_equals_pure_path_up_to_huge_preactivations(dtype, scale):
 
 
 def test_float32_stays_at_float32_rounding():
-    # The C++ kernel is built with -ffast-math: check float32 against float64.
+    # Vectorised exp and tanh: float32 stays within float32 rounding of float64.
     require_kernel()
     m64, m32 = peephole_module(torch.float64), peephole_module(torch.float32)
     X = torch.randn(5, 3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1))

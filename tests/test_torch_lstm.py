@@ -198,6 +198,82 @@ def test_cuda_peephole_path_matches_cpu(rng, data, forget_gate):
     assert_all_close(torch_run(module, data, device="cuda"), cpu)
 
 
+# --------------------------------------------- flattened weights (cuDNN reads in place)
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def test_state_dict_has_the_numpy_names_and_loads_nn_lstm_weights():
+    torch.manual_seed(0)
+    module = LSTM(I, H, dtype=torch.float64)
+    state = module.state_dict()
+    assert list(state) == ["W_ih", "W_hh", "b_ih", "b_hh"]
+    assert [tuple(v.shape) for v in state.values()] == [(4 * H, I), (4 * H, H),
+                                                        (4 * H,), (4 * H,)]
+    reference = nn.LSTM(I, H, dtype=torch.float64)
+    module.load_state_dict({n: getattr(reference, nn_name)
+                            for n, nn_name in NN_NAMES.items()})
+    X = torch.randn(T, B, I, dtype=torch.float64)
+    torch.testing.assert_close(module(X)[0], reference(X)[0], rtol=1e-12, atol=1e-12)
+    again = LSTM(I, H, dtype=torch.float64)
+    again.load_state_dict(module.state_dict())
+    torch.testing.assert_close(again(X)[0], module(X)[0], rtol=0, atol=0)
+
+
+def test_flatten_is_a_no_op_on_the_cpu_and_with_peepholes():
+    for module in (LSTM(I, H), LSTM(I, H, peepholes=True)):
+        before = {n: p.data_ptr() for n, p in module.named_parameters()}
+        module.flatten_parameters()
+        module.double()
+        module.flatten_parameters()
+        assert len(before) == len({p.data_ptr() for p in module.parameters()})
+        assert not module.is_flat()
+
+
+def _flat_is_one_buffer(module):
+    ptrs = {p.untyped_storage().data_ptr() for p in module.parameters()}
+    return len(ptrs) == 1
+
+
+@CUDA
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cuda_weights_are_flat_and_cudnn_does_not_copy_them(rng, data, dtype):
+    # cuDNN warns "RNN module weights are not part of single contiguous chunk of
+    # memory" (and copies them) on every call when they are not flattened.
+    import warnings
+    params = make_params(rng, peepholes=False, forget_gate=True)
+    cpu = torch_run(LSTM.from_numpy(params), data)
+    for module in (LSTM.from_numpy(params, device="cuda"),
+                   LSTM.from_numpy(params).cuda(),
+                   LSTM.from_numpy(params).to("cuda", dtype).double()):
+        assert module.is_flat() and _flat_is_one_buffer(module)
+        state = module.state_dict()
+        assert list(state) == ["W_ih", "W_hh", "b_ih", "b_hh"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = torch_run(module, data, device="cuda")
+        assert_all_close(out, cpu, rtol=1e-9, atol=1e-9)
+        module.load_state_dict(LSTM.from_numpy(params).state_dict())
+        assert module.is_flat()                    # load_state_dict copies in place
+        np.testing.assert_array_equal(module.to_numpy()["W_hh"], params["W_hh"])
+
+
+@CUDA
+def test_cuda_flat_path_matches_nn_lstm_with_its_optimizer_step():
+    torch.manual_seed(0)
+    reference = nn.LSTM(I, H, device="cuda")
+    module = LSTM.from_nn_lstm(reference)
+    assert module.is_flat()
+    X = torch.randn(T, B, I, device="cuda")
+    for m in (reference, module):
+        opt = torch.optim.SGD(m.parameters(), lr=0.1)
+        m(X)[0].square().sum().backward()
+        opt.step()
+    for name, nn_name in NN_NAMES.items():
+        torch.testing.assert_close(getattr(module, name), getattr(reference, nn_name))
+    assert module.is_flat()
+
+
 # ----------------------------------------------------------------------------- conversions
 
 @VARIANTS
