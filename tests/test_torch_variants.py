@@ -329,3 +329,37 @@ def test_cuda_matches_cpu(rng, data, variant):
         run = module_run
     assert gpu.W_ih.is_cuda
     assert_all_close(run(gpu, data, device="cuda"), run(cpu, data))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"input_size": 0}, ValueError, r"^input_size must be a positive int"),
+    ({"hidden_size": 0}, ValueError, r"^hidden_size must be a positive int"),
+    ({"batch_first": 1}, TypeError, r"^batch_first must be True or False"),
+    ({"dtype": torch.int32}, TypeError, r"^dtype must be"),
+])
+@pytest.mark.parametrize("make", ["variant", "gru"])
+def test_constructors_check_every_argument(make, kwargs, error, match):
+    args = {"input_size": I, "hidden_size": H, **kwargs}
+    with pytest.raises(error, match=match):
+        if make == "gru":
+            GRU(**args)
+        else:
+            LSTMVariant(**args, variant="cifg")
+
+
+def test_forward_checks_parameters_and_empty_input():
+    module = LSTMVariant(I, H, variant="cifg", dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"^X must have at least one time step"):
+        module(torch.zeros(0, B, I, dtype=torch.float64))
+    with torch.no_grad():
+        module.w_ci.data = torch.zeros(1, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"^parameter w_ci must have shape \(6,\)"):
+        module(torch.zeros(T, B, I, dtype=torch.float64))
+
+
+def test_load_arrays_refuses_what_is_not_a_dict_of_its_names():
+    module = LSTMVariant(I, H, variant="cifg", dtype=torch.float64)
+    with pytest.raises(TypeError, match=r"^params must be a dict"):
+        module.load_arrays([1, 2])
+    with pytest.raises(ValueError, match=r"^params must have exactly the keys"):
+        module.load_arrays({"W_ih": np.zeros((3 * H, I))})

@@ -208,3 +208,41 @@ def test_bad_input_raises_naming_the_argument(rng, call, error, match):
 def test_variant_must_be_named():
     with pytest.raises(TypeError, match="variant"):
         lstm_forward(np.zeros((T, B, I)), {})
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda p, X: init_lstm(0, H, variant="cifg", rng=np.random.default_rng(0)),
+     ValueError, r"^input_size must be a positive int"),
+    (lambda p, X: init_lstm(I, 0, variant="cifg", rng=np.random.default_rng(0)),
+     ValueError, r"^hidden_size must be a positive int"),
+    (lambda p, X: init_lstm(I, H, variant="cifg", rng=1), TypeError,
+     r"^rng must be a numpy"),
+    (lambda p, X: init_lstm(I, H, variant="cifg", rng=np.random.default_rng(0),
+                            dtype=np.int32), TypeError, r"^dtype must be"),
+    (lambda p, X: variants.gate_rows("cifg", 0), ValueError,
+     r"^hidden_size must be a positive int"),
+    (lambda p, X: lstm_forward(X, p, None, np.zeros((B, H + 1)), variant="cifg"),
+     ValueError, r"^c0 must have shape \(3, 6\)"),
+    (lambda p, X: variants.lstm_step(X[0, :, :2], X[0, :, :H] * 0, X[0, :, :H] * 0,
+                                     p, variant="cifg"),
+     ValueError, r"^x_t must have shape \(B, 4\)"),
+    (lambda p, X: variants.lstm_step(X[0], np.zeros((B, H + 1)), np.zeros((B, H)),
+                                     p, variant="cifg"),
+     ValueError, r"^h_prev must have shape \(3, 6\)"),
+    (lambda p, X: variants.lstm_step(X[0], np.zeros((B, H)), np.zeros((B, H + 1)),
+                                     p, variant="cifg"),
+     ValueError, r"^c_prev must have shape \(3, 6\)"),
+    (lambda p, X: lstm_backward(np.ones((T, B, H)),
+                                lstm_forward(X, p, variant="cifg")[2],
+                                dh_T=np.ones((B, H + 1))),
+     ValueError, r"^dh_T must have shape \(3, 6\)"),
+    (lambda p, X: lstm_backward(np.ones((T, B, H)),
+                                lstm_forward(X, p, variant="cifg")[2],
+                                dc_T=np.ones((B, H + 1))),
+     ValueError, r"^dc_T must have shape \(3, 6\)"),
+], ids=["input_size", "hidden_size", "rng", "dtype", "gate_rows", "c0", "x_t",
+        "h_prev", "c_prev", "dh_T", "dc_T"])
+def test_every_argument_is_checked_by_name(rng, call, error, match):
+    params, X, _, _ = make(rng, "cifg")
+    with pytest.raises(error, match=match):
+        call(params, X)
