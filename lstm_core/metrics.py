@@ -72,10 +72,7 @@ def free_error(pred, truth, horizons=None):
 
 
 def _horizons(horizons, n_steps):
-    if isinstance(horizons, (int, np.integer)):
-        raise TypeError(f"horizons must be a sequence of ints (e.g. [{horizons}]) or "
-                        f"None, got {V.describe(horizons)}")
-    try:
+    try:                                    # 3 is not a sequence: [3] is
         hs = [V.positive_int("each horizon", h) for h in horizons]
     except TypeError as err:
         if "each horizon" in str(err):

@@ -118,6 +118,8 @@ BAD = [
      ValueError, "each horizon must be a positive int"),
     (lambda: metrics.free_error(np.zeros((5, 2)), np.zeros((5, 2)), 3),
      TypeError, "horizons must be a sequence of ints"),
+    (lambda: metrics.free_error(np.zeros((5, 2)), np.zeros((5, 2)), [1.5]),
+     TypeError, "each horizon must be a positive int, got float 1.5"),
     (lambda: metrics.free_error(np.zeros((5, 2)), np.zeros((5, 2)), []),
      ValueError, "horizons must hold at least one"),
     (lambda: metrics.valid_time(np.zeros((5, 2)), np.zeros((5, 2)), 0),
