@@ -68,14 +68,22 @@ def predict(model, X, state=None):
     return Y.cpu().numpy()
 
 
-def free_run(model, X_warm, n_steps):
+def free_run(model, X_warm, n_steps, *, include_first=False):
     """Teacher-force X_warm (T0, N, I), then feed each output back as the next input.
 
-    The prediction made from the last warm-up input (for step T0 + 1) is the first
-    value fed back; the n_steps outputs that follow are returned (n_steps, N, O), so
-    the first returned value predicts step T0 + 2. Needs O == I.
+    With include_first=True, the aligned form: the n_steps predictions are returned
+    (n_steps, N, O) with the one made from the last warm-up input first, so that
+    out[k] predicts series[T0 + k] (0-based; X_warm = series[:T0]) and compares
+    with series[T0:T0 + n_steps], as the measures of `lstm_core.metrics` expect.
+
+    include_first=False (today's default, kept while the chapters move over) drops
+    that first prediction: it is fed back but not returned, so out[k] predicts
+    series[T0 + 1 + k] and compares with series[T0 + 1:T0 + 1 + n_steps]. Either
+    way the values fed back are the same: out(False) == out(True)[1:] plus one more
+    step. Needs O == I.
     """
     n_steps = V.positive_int("n_steps", n_steps)
+    include_first = V.boolean("include_first", include_first)
     X_warm = as_model_input("X_warm", X_warm, model, dims="(T0, N, I)")
     if isinstance(model, SequenceModel):
         step = model.forward
@@ -96,8 +104,9 @@ def free_run(model, X_warm, n_steps):
         raise ValueError(f"free running feeds outputs back as inputs: the model's "
                          f"output size {Y.shape[-1]} must equal its input size "
                          f"{X_warm.shape[-1]}")
-    y, out = Y[-1:], []
-    for _ in range(n_steps):
+    y = Y[-1:]                                 # predicts series[T0]
+    out = [to_np(y)] if include_first else []
+    for _ in range(n_steps - len(out)):
         y, state = step(y, state)
         out.append(to_np(y))
     return np.concatenate(out)

@@ -166,6 +166,65 @@ def test_free_run_feeds_outputs_back(rng, backend):
     np.testing.assert_allclose(train.predict(model, full)[-3:], gen, atol=1e-12)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_free_run_include_first_returns_the_prediction_of_series_t0_first(rng,
+                                                                          backend):
+    m = _model(rng, I=1, H=3, O=1)
+    model = m if backend == "numpy" else torch_lstm.SequenceModel.from_numpy(m)
+    X = rng.normal(size=(4, 2, 1))
+    gen = train.free_run(model, X, 3, include_first=True)
+    assert gen.shape == (3, 2, 1)
+    # out[0] is the output at the last warm-up input: the prediction of series[T0]
+    np.testing.assert_allclose(gen[0], train.predict(model, X)[-1], atol=1e-12)
+    # out[k] for k >= 1 is the output when out[k - 1] is fed back
+    full = np.concatenate([X, gen[:-1]])
+    np.testing.assert_allclose(train.predict(model, full)[-3:], gen, atol=1e-12)
+    # the default drops out[0]: the same values, shifted by one step
+    np.testing.assert_allclose(train.free_run(model, X, 2), gen[1:], atol=1e-12)
+    assert train.free_run(model, X, 1, include_first=True).shape == (1, 2, 1)
+
+
+def test_free_run_include_first_aligns_with_the_series(rng):
+    """A model that predicts the next value of a sine exactly (the AR(2) identity
+    y[t+1] = 2 cos(1/tau) y[t] - y[t-1], as a linear RNN readout) scores 0 when
+    out[k] is compared with series[T0 + k]."""
+    from lstm_core import metrics
+
+    class Exact(torch.nn.Module):       # state: the previous input
+        def __init__(self, tau):
+            super().__init__()
+            self.c = torch.nn.Parameter(torch.tensor(2 * np.cos(1 / tau)))
+
+        def forward(self, x, state):
+            prev = x[:1] * 0 if state is None else state   # (1, N, 1)
+            out = []
+            for t in range(x.shape[0]):
+                out.append(self.c * x[t:t + 1] - prev)
+                prev = x[t:t + 1]
+            return torch.cat(out), prev
+
+    tau, T0 = 7.0, 30
+    series = np.sin((np.arange(200)[:, None] + np.array([0.0, 2.0])) / tau)
+    model = Exact(tau).double()
+    X = series[:T0, :, None]
+    gen = train.free_run(model, X, 150, include_first=True)[..., 0]   # (150, 2)
+    truth = series[T0:T0 + 150]
+    assert metrics.free_error(gen, truth)[-1] < 1e-9
+    # the default's out[k] predicts series[T0 + 1 + k]: compared with
+    # series[T0:], the perfect model would seem to err (what_goes_wrong's slip)
+    late = train.free_run(model, X, 150)[..., 0]
+    assert metrics.free_error(late[:-1], series[T0 + 1:T0 + 150])[-1] < 1e-9
+    # one step off costs sqrt(2) sin(1 / (2 tau)) = 0.101 of RMS
+    assert metrics.free_error(late, truth)[-1] > 0.09
+
+
+def test_free_run_include_first_must_be_a_flag(rng):
+    m = _model(rng, I=1, H=3, O=1)
+    with pytest.raises(TypeError, match="include_first must be True or False, got "
+                                        "int 1"):
+        train.free_run(m, rng.normal(size=(4, 2, 1)), 3, include_first=1)
+
+
 def test_free_run_needs_output_size_equal_to_input_size(rng):
     with pytest.raises(ValueError, match="output size 3"):
         train.free_run(_model(rng), rng.normal(size=(4, 2, 2)), 3)
