@@ -274,8 +274,8 @@ def test_the_benchmark_saves_atomically(tmp_path, monkeypatch):
     monkeypatch.setattr(io, "atomic_write", lambda path, text: writes.append(path)
                         or real_write(path, text))
     monkeypatch.setattr(bench, "matmul_peak", lambda device: 1e9)     # nothing timed
-    monkeypatch.setattr(script, "measure", lambda size, names, device, repeats:
-                        {n: 1e-3 for n in names})
+    monkeypatch.setattr(script, "measure", lambda size, names, device, repeats,
+                        extra=None: {n: 1e-3 for n in [*names, *(extra or {})]})
     out = tmp_path / "cpu.json"
     monkeypatch.setattr(sys, "argv", ["bench_lstm.py", "--quick", "--save", str(out)])
     script.main()
