@@ -1391,7 +1391,9 @@ def test_bench_arguments(bad, dims, name, data_):
                                                    repeats=repeats, warmup=0),
                     "repeats" if bad == "T" else None)
     if times is not REFUSED:
-        assert len(times["a"]) == repeats == len(runs) and min(times["b"]) >= 0
+        # Timer runs each sample's function TIMER_WARMUP times before the timed run
+        assert len(times["a"]) == repeats and min(times["b"]) >= 0
+        assert len(runs) == repeats * (1 + bench.TIMER_WARMUP)
     with mock.patch.object(torch, "randn", side_effect=AssertionError("timed")):
         wrong = "repeats" if bad == "T" else bad if bad in ("dtype", "device") else "n"
         outcome(lambda: bench.matmul_peak(device=kw["device"], dtype=kw["dtype"],
