@@ -240,8 +240,10 @@ def test_variant_must_be_named():
                                 lstm_forward(X, p, variant="cifg")[2],
                                 dc_T=np.ones((B, H + 1))),
      ValueError, r"^dc_T must have shape \(3, 6\)"),
+    (lambda p, X: lstm_forward(X, {**p, "w_ci": p["w_ci"][:-1]}, variant="cifg"),
+     ValueError, r"^params\['w_ci'\] must have shape \(6,\)"),
 ], ids=["input_size", "hidden_size", "rng", "dtype", "gate_rows", "c0", "x_t",
-        "h_prev", "c_prev", "dh_T", "dc_T"])
+        "h_prev", "c_prev", "dh_T", "dc_T", "peephole-shape"])
 def test_every_argument_is_checked_by_name(rng, call, error, match):
     params, X, _, _ = make(rng, "cifg")
     with pytest.raises(error, match=match):
