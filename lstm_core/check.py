@@ -388,3 +388,11 @@ def check_windows(fn, time_major=False, seed=0):
                              else "windows: the windows are right but the targets "
                              "y are not")
     print(f"windows OK: X and y match the reference on {len(cases)} series")
+
+
+def check_steps_ok(fn, seed=0):
+    """fn(Z (T, N, 7), Y (T, N, 7), mask (T, N)) -> (T, N) bool: the success
+    criterion of the 1997 paper's Experiment 1 (every legal next symbol's output
+    above every illegal one's; padding passes). The diagnosis is in check_reber."""
+    from .check_reber import check_steps_ok as check   # it imports this module
+    return check(fn, seed=seed)
