@@ -220,7 +220,35 @@ class DropEmptiedChapters(SphinxPostTransform):
                 doc.parent.remove(doc)
 
 
+class PrintDiagrams(SphinxPostTransform):
+    """The book's SVG diagrams (tools/diagrams) as PDFs drawn by the same code.
+
+    LaTeX cannot include SVG, and Sphinx's converter would need ImageMagick or
+    Inkscape; each diagram module draws its figure, so it is saved as a vector PDF
+    (no date, so the same bytes every time) into the build folder instead.
+    """
+
+    default_priority = 3          # before Sphinx's ImageConverter (10)
+    builders = ("latex",)
+
+    def run(self, **kwargs):
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tools import diagrams
+        by_path = {m.PATH: m for m in diagrams.modules()}
+        folder = Path(self.app.outdir) / "print"
+        for node in self.document.findall(nodes.image):
+            module = by_path.get(node["uri"])
+            if module is None:
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            name = Path(module.PATH).with_suffix(".pdf").name
+            (folder / name).write_bytes(diagrams.render(module, "pdf"))
+            node["uri"] = f"print/{name}"
+            node["candidates"] = {"*": node["uri"]}
+
+
 def setup(app):
+    app.add_post_transform(PrintDiagrams)
     app.add_post_transform(PrintTwins)
     app.add_post_transform(DropEmptiedChapters)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

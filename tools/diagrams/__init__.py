@@ -25,16 +25,22 @@ def modules():
     return [importlib.import_module(f"{__name__}.{n}") for n in names]
 
 
-def render(module):
-    """The SVG text of one diagram module."""
+def render(module, fmt="svg"):
+    """The SVG text of one diagram module (or, with fmt="pdf", its PDF bytes)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     with plt.rc_context(STYLE):
         fig = module.draw()
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        if fmt == "pdf":
+            buf = io.BytesIO()
+            fig.savefig(buf, format="pdf", bbox_inches="tight",
+                        metadata={"CreationDate": None, "ModDate": None})
+        else:
+            buf = io.StringIO()
+            fig.savefig(buf, format="svg", metadata={"Date": None},
+                        bbox_inches="tight")
         plt.close(fig)
     return buf.getvalue()
 
