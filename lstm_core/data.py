@@ -1,4 +1,4 @@
-"""Data sets for the book: the embedded Reber grammar and sine-wave sequences.
+"""Data sets for the book: the embedded Reber grammar, sine waves, random walks.
 
 Conventions: arrays are time-major, `(T, B, ...)` with time first, as
 `torch.nn.LSTM` expects with `batch_first=False`; floating arrays are float64
@@ -320,6 +320,29 @@ def next_step_pairs(waves):
     if waves.shape[0] < 2:
         raise ValueError(f"waves must have shape (L, N) with L >= 2, got {waves.shape}")
     return waves[:-1, :, None], waves[1:, :, None]
+
+
+def random_walks(n_walks=20, length=500, momentum=0.0, rng=None, dtype=np.float64):
+    """Random walks x_t = x_{t-1} + d_t, shape (length, n_walks), time-major.
+
+    The steps are AR(1): d_t = momentum d_{t-1} + e_t with e_t ~ N(0, 1)
+    independent and x_0 = d_0 = e_0. With momentum 0 a pure random walk: the
+    MSE-optimal forecast of x_{t+1} is x_t (persistence, "copy the last value").
+    Otherwise it is x_t + momentum (x_t - x_{t-1}), whose MSE is 1 - momentum^2
+    times persistence's (in the stationary limit). momentum lies in (-1, 1).
+    """
+    _check_pos_int("n_walks", n_walks)
+    _check_pos_int("length", length)
+    momentum = V.number("momentum", momentum, low=-1, high=1, low_open=True,
+                        high_open=True)
+    _check_rng(rng)
+    dtype = V.float_dtype("dtype", dtype)
+    e = rng.standard_normal((length, n_walks))      # (length, n_walks)
+    d = np.empty_like(e)
+    d[0] = e[0]
+    for t in range(1, length):
+        d[t] = momentum * d[t - 1] + e[t]
+    return np.cumsum(d, axis=0).astype(dtype)
 
 
 def two_sequences(p, n, rng, dtype=np.float64):

@@ -68,22 +68,17 @@ def predict(model, X, state=None):
     return Y.cpu().numpy()
 
 
-def free_run(model, X_warm, n_steps, *, include_first=False):
+def free_run(model, X_warm, n_steps):
     """Teacher-force X_warm (T0, N, I), then feed each output back as the next input.
 
-    With include_first=True, the aligned form: the n_steps predictions are returned
-    (n_steps, N, O) with the one made from the last warm-up input first, so that
-    out[k] predicts series[T0 + k] (0-based; X_warm = series[:T0]) and compares
-    with series[T0:T0 + n_steps], as the measures of `lstm_core.metrics` expect.
-
-    include_first=False (today's default, kept while the chapters move over) drops
-    that first prediction: it is fed back but not returned, so out[k] predicts
-    series[T0 + 1 + k] and compares with series[T0 + 1:T0 + 1 + n_steps]. Either
-    way the values fed back are the same: out(False) == out(True)[1:] plus one more
-    step. Needs O == I.
+    Returns the n_steps predictions (n_steps, N, O) aligned with the series:
+    out[k] predicts series[T0 + k] (0-based, X_warm = series[:T0]), so compare
+    it with series[T0:T0 + n_steps], as the measures of `lstm_core.metrics`
+    expect. out[0] is the output at the last warm-up input (a teacher-forced
+    one-step prediction, the first value fed back); out[k] for k >= 1 is the
+    output when out[k - 1] is fed back. Needs O == I.
     """
     n_steps = V.positive_int("n_steps", n_steps)
-    include_first = V.boolean("include_first", include_first)
     X_warm = as_model_input("X_warm", X_warm, model, dims="(T0, N, I)")
     if isinstance(model, SequenceModel):
         step = model.forward
@@ -105,8 +100,8 @@ def free_run(model, X_warm, n_steps, *, include_first=False):
                          f"output size {Y.shape[-1]} must equal its input size "
                          f"{X_warm.shape[-1]}")
     y = Y[-1:]                                 # predicts series[T0]
-    out = [to_np(y)] if include_first else []
-    for _ in range(n_steps - len(out)):
+    out = [to_np(y)]
+    for _ in range(n_steps - 1):
         y, state = step(y, state)
         out.append(to_np(y))
     return np.concatenate(out)

@@ -3,7 +3,7 @@
 One set of measures for the sine chapters. Every function takes arrays of shape
 (n_steps, M): M waves side by side, time-major like `lstm_core.data.sine_waves`,
 row k the k-th generated step (row 0 predicts the first step after the warm-up;
-`generate.free_run(..., include_first=True)` returns its predictions that way).
+`generate.free_run` returns its predictions that way).
 
 - `step_error(pred, truth)`: e_k, the RMS over the M waves at step k.
 - `free_error(pred, truth, horizons)`: E(h), the RMS over steps 1..h and over the

@@ -236,6 +236,43 @@ def test_sine_waves_deterministic_under_seed():
     assert not np.allclose(a, c)
 
 
+def test_random_walks_steps_and_seed():
+    x = data.random_walks(4, 300, rng=np.random.default_rng(3))
+    assert x.shape == (300, 4) and x.dtype == np.float64
+    e = np.random.default_rng(3).standard_normal((300, 4))
+    np.testing.assert_allclose(x, np.cumsum(e, axis=0), atol=1e-12)   # momentum 0
+    assert not np.allclose(x, data.random_walks(4, 300, rng=np.random.default_rng(4)))
+    f = data.random_walks(2, 5, momentum=0.5, rng=np.random.default_rng(3),
+                          dtype=np.float32)
+    e = np.random.default_rng(3).standard_normal((5, 2))
+    d = np.diff(f.astype(np.float64), axis=0, prepend=0)       # (5, 2): the steps
+    np.testing.assert_allclose(d[1:], 0.5 * d[:-1] + e[1:], atol=1e-5)
+    assert f.dtype == np.float32
+
+
+def test_random_walks_persistence_is_optimal_only_without_momentum():
+    """The skill of x_t + m (x_t - x_{t-1}) over persistence is about m^2."""
+    for m in (0.0, 0.5):
+        x = data.random_walks(200, 400, momentum=m, rng=np.random.default_rng(0))
+        target = x[2:]
+        mse_persist = np.mean((x[1:-1] - target) ** 2)
+        mse_best = np.mean((x[1:-1] + m * (x[1:-1] - x[:-2]) - target) ** 2)
+        assert abs((1 - mse_best / mse_persist) - m ** 2) < 0.02
+
+
+@pytest.mark.parametrize("kw,err,match", [
+    ({"momentum": 1.0}, ValueError, r"momentum must be a finite number in \(-1"),
+    ({"momentum": "0.5"}, TypeError, "momentum must be a real number"),
+    ({"n_walks": 0}, ValueError, "n_walks"),
+    ({"length": 2.5}, TypeError, "length"),
+    ({"rng": 3}, TypeError, "rng"),
+])
+def test_random_walks_refuses_bad_arguments(kw, err, match):
+    args = {"n_walks": 2, "length": 5, "rng": np.random.default_rng(0)} | kw
+    with pytest.raises(err, match=match):
+        data.random_walks(**args)
+
+
 def test_sine_waves_phase_shifts_lie_in_range(rng):
     period, length = 20.0, 200
     waves = data.sine_waves(n_waves=100, length=length, period=period, rng=rng)

@@ -156,35 +156,23 @@ def test_callback_runs_at_checkpoints(rng):
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
-def test_free_run_feeds_outputs_back(rng, backend):
+def test_free_run_returns_the_prediction_of_series_t0_first(rng, backend):
     m = _model(rng, I=1, H=3, O=1)
     model = m if backend == "numpy" else torch_lstm.SequenceModel.from_numpy(m)
     X = rng.normal(size=(4, 2, 1))
     gen = train.free_run(model, X, 3)
-    # by hand: the warm-up's last output is the first input fed back, then gen
-    full = np.concatenate([X, train.predict(model, X)[-1:], gen[:-1]])
-    np.testing.assert_allclose(train.predict(model, full)[-3:], gen, atol=1e-12)
-
-
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
-def test_free_run_include_first_returns_the_prediction_of_series_t0_first(rng,
-                                                                          backend):
-    m = _model(rng, I=1, H=3, O=1)
-    model = m if backend == "numpy" else torch_lstm.SequenceModel.from_numpy(m)
-    X = rng.normal(size=(4, 2, 1))
-    gen = train.free_run(model, X, 3, include_first=True)
     assert gen.shape == (3, 2, 1)
     # out[0] is the output at the last warm-up input: the prediction of series[T0]
     np.testing.assert_allclose(gen[0], train.predict(model, X)[-1], atol=1e-12)
     # out[k] for k >= 1 is the output when out[k - 1] is fed back
     full = np.concatenate([X, gen[:-1]])
     np.testing.assert_allclose(train.predict(model, full)[-3:], gen, atol=1e-12)
-    # the default drops out[0]: the same values, shifted by one step
-    np.testing.assert_allclose(train.free_run(model, X, 2), gen[1:], atol=1e-12)
-    assert train.free_run(model, X, 1, include_first=True).shape == (1, 2, 1)
+    # a shorter run is a prefix of a longer one
+    np.testing.assert_allclose(train.free_run(model, X, 2), gen[:2], atol=1e-12)
+    assert train.free_run(model, X, 1).shape == (1, 2, 1)
 
 
-def test_free_run_include_first_aligns_with_the_series(rng):
+def test_free_run_aligns_with_the_series(rng):
     """A model that predicts the next value of a sine exactly (the AR(2) identity
     y[t+1] = 2 cos(1/tau) y[t] - y[t-1], as a linear RNN readout) scores 0 when
     out[k] is compared with series[T0 + k]."""
@@ -207,22 +195,20 @@ def test_free_run_include_first_aligns_with_the_series(rng):
     series = np.sin((np.arange(200)[:, None] + np.array([0.0, 2.0])) / tau)
     model = Exact(tau).double()
     X = series[:T0, :, None]
-    gen = train.free_run(model, X, 150, include_first=True)[..., 0]   # (150, 2)
+    gen = train.free_run(model, X, 150)[..., 0]                     # (150, 2)
     truth = series[T0:T0 + 150]
     assert metrics.free_error(gen, truth)[-1] < 1e-9
-    # the default's out[k] predicts series[T0 + 1 + k]: compared with
-    # series[T0:], the perfect model would seem to err (what_goes_wrong's slip)
-    late = train.free_run(model, X, 150)[..., 0]
-    assert metrics.free_error(late[:-1], series[T0 + 1:T0 + 150])[-1] < 1e-9
-    # one step off costs sqrt(2) sin(1 / (2 tau)) = 0.101 of RMS
-    assert metrics.free_error(late, truth)[-1] > 0.09
+    assert metrics.valid_time(gen, truth, 1e-6) == 150
+    # compared one step off (the slip free_run's old output invited), the
+    # perfect model would seem to err by sqrt(2) sin(1 / (2 tau)) = 0.101 RMS
+    late = series[T0 + 1:T0 + 151]
+    assert 0.09 < metrics.free_error(gen, late)[-1] < 0.11
 
 
-def test_free_run_include_first_must_be_a_flag(rng):
+def test_free_run_has_no_option_to_drop_its_first_prediction(rng):
     m = _model(rng, I=1, H=3, O=1)
-    with pytest.raises(TypeError, match="include_first must be True or False, got "
-                                        "int 1"):
-        train.free_run(m, rng.normal(size=(4, 2, 1)), 3, include_first=1)
+    with pytest.raises(TypeError, match="include_first"):
+        train.free_run(m, rng.normal(size=(4, 2, 1)), 3, include_first=False)
 
 
 def test_free_run_needs_output_size_equal_to_input_size(rng):
