@@ -2,14 +2,15 @@
 
 Modules: numpy_lstm (reference RNN/LSTM, hand-written backward), variants (the LSTM
 variants of Greff et al. 2017), gru (the GRU of torch.nn.GRU), data (embedded Reber
-grammar, sine sets), train (one loop for both backends, the two tricks; with model,
+grammar, sine sets), recipes (the book's generator recipe, fit_generator), train (one loop for both backends, the two tricks; with model,
 optim, losses and generate), gradcheck, io (save/load), check (self-checks for the
 exercises), validate (the argument checks of every public function).
 `import lstm_core` imports NumPy only; PyTorch is opted into with
 `from lstm_core import torch_lstm` (and `torch_variants`), and plots with
 `from lstm_core import viz`.
 """
-from . import check, data, gradcheck, gru, io, numpy_lstm, train, validate, variants
+from . import check, data, gradcheck, gru, io, numpy_lstm, recipes, train, validate, \
+    variants
 
-__all__ = ["check", "data", "gradcheck", "gru", "io", "numpy_lstm", "train", "validate",
-           "variants"]
+__all__ = ["check", "data", "gradcheck", "gru", "io", "numpy_lstm", "recipes", "train",
+           "validate", "variants"]
