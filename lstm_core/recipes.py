@@ -42,6 +42,7 @@ class GeneratorConfig:
     lr: float = 1e-2             # Adam's learning rate at the start, cosine-annealed
     lr_final: float = 1e-5       # ... to this at the last update
     clip: float = 1.0            # global gradient-norm clipping
+    input_noise: float = 0.0     # std of Gaussian noise on the (standardised) inputs
     seed: int = 0                # initial weights and the order of the windows
 
     def __post_init__(self):
@@ -55,6 +56,7 @@ class GeneratorConfig:
         V.number("lr", self.lr, low=0, low_open=True)
         V.number("lr_final", self.lr_final, low=0, high=self.lr)
         V.number("clip", self.clip, low=0, low_open=True)
+        V.number("input_noise", self.input_noise, low=0)
 
 
 class Generator:
@@ -153,7 +155,7 @@ def fit_generator(waves, *, hidden_size=51, seed=0, progress=False, callback=Non
     """Train the book's generator on waves (T, N); return a `Generator`.
 
     options: any other field of `GeneratorConfig` (window, washout, epochs,
-    batch_size, lr, lr_drop_at, clip). callback(epoch, generator), if given, runs
+    batch_size, lr, lr_final, clip, input_noise). callback(epoch, generator), if given, runs
     after every epoch (e.g. to measure the free-running error while training).
     A loss that is not finite stops training with a FloatingPointError.
     """
@@ -192,7 +194,11 @@ def fit_generator(waves, *, hidden_size=51, seed=0, progress=False, callback=Non
         gen.history["lr"].append(opt.param_groups[0]["lr"])
         for start in range(0, n_windows - batch + 1, batch):
             idx = perm[start:start + batch]
-            err = model(X[:, idx])[0] - Y[:, idx]                   # (W, B, 1)
+            Xb = X[:, idx]                                           # (W, B, 1)
+            if cfg.input_noise:
+                Xb = Xb + torch.from_numpy(rng.normal(
+                    0.0, cfg.input_noise, Xb.shape).astype(np.float32))
+            err = model(Xb)[0] - Y[:, idx]                           # (W, B, 1)
             loss = (err[cfg.washout:] ** 2).mean()
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training diverged at epoch {epoch}: loss "
