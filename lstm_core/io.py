@@ -15,6 +15,12 @@ changed, so threads cannot race on it), flushed to disk, moved into place with
 half-written file under the real name. Loading checks every array as saving
 does: a file that ``save_params`` would refuse to write is refused on reading.
 
+A trained generator (`lstm_core.recipes.Generator`) is saved the same way by
+``save_generator``: its parameters as arrays, and its standardisation (mean,
+scale), recipe (``GeneratorConfig``) and training history in ``__meta__`` (JSON
+writes floats with their shortest round-trip form, so mean and scale come back
+bit for bit); ``load_generator`` rebuilds it and checks every part.
+
 References: NumPy's ``.npy``/``.npz`` format (NEP 1, ``numpy.lib.format``);
 PyTorch's ``torch.load(weights_only=True)`` for checkpoints of tensors only.
 """
@@ -204,3 +210,56 @@ def load_torch_state(path):
         raise ValueError(f"{str(path)!r} is not a readable torch checkpoint of "
                          "tensors only: it is corrupt, or holds other objects, which "
                          f"weights_only=True refuses to unpickle: {err}") from err
+
+
+GENERATOR_KIND = "lstm_core.recipes.Generator"
+
+
+def save_generator(path, generator, meta=None):
+    """Write a `recipes.Generator` to ``path`` (.npz, atomic, no pickle).
+
+    meta: an optional JSON-serialisable dict of your own (it comes back as
+    ``generator.meta``).
+    """
+    from . import recipes
+    if not isinstance(generator, recipes.Generator):
+        raise TypeError(f"generator must be a lstm_core.recipes.Generator (what "
+                        f"fit_generator returns), got {V.describe(generator)}")
+    if meta is not None and not isinstance(meta, dict):
+        raise TypeError(f"meta must be a dict or None, got {V.describe(meta)}")
+    info = {"kind": GENERATOR_KIND, "mean": generator.mean, "scale": generator.scale,
+            "config": recipes.config_dict(generator.config),
+            "history": generator.history, "meta": meta}
+    save_params(path, generator.model.to_numpy(), info)
+
+
+def load_generator(path):
+    """Read a file written by ``save_generator``; return the `recipes.Generator`."""
+    from . import recipes
+    params, info = load_params(path)
+    if not isinstance(info, dict) or info.get("kind") != GENERATOR_KIND:
+        raise ValueError(f"{str(path)!r} was not written by save_generator (its "
+                         f"metadata does not say kind={GENERATOR_KIND!r}); for a "
+                         "parameter dict use load_params")
+    try:
+        config = recipes.GeneratorConfig(**info["config"])
+        missing = sorted({"mean", "scale", "history", "meta"} - set(info))
+        if missing:
+            raise ValueError(f"the metadata lacks {missing}")
+        from .torch_lstm import SequenceModel
+        model = SequenceModel(1, config.hidden_size, 1,
+                              dtype=_torch_dtype(params.get("W_ih")))
+        model.load_arrays(params)
+        return recipes.Generator(model, info["mean"], info["scale"], config,
+                                 info["history"], info["meta"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{str(path)!r} holds a generator that cannot be rebuilt: "
+                         f"{err}") from None
+
+
+def _torch_dtype(W_ih):
+    import torch
+    if not isinstance(W_ih, np.ndarray) or W_ih.dtype not in V.FLOAT_DTYPES:
+        raise ValueError(f"W_ih must be a float32 or float64 array, got "
+                         f"{V.describe(W_ih)}")
+    return torch.float32 if W_ih.dtype == np.float32 else torch.float64
