@@ -9,7 +9,7 @@ comparisons over seeds fixed in advance), validate (the argument checks of every
 public function).
 `import lstm_core` imports NumPy only; PyTorch is opted into with
 `from lstm_core import torch_lstm` (and `torch_variants`), and plots with
-`from lstm_core import viz`.
+`from lstm_core import viz` (its palette, colour-blind safe, in palette).
 """
 from . import (check, data, gradcheck, gru, io, numpy_lstm, recipes, stats, train,
                validate, variants)

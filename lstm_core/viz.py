@@ -7,15 +7,36 @@ the static HTML book, in nbviewer and in a notebook, with no kernel behind them.
 The player is accessible (WCAG 2.1 AA, checked by axe-core in the browser test):
 its picture has alt text, its slider a name, and `frames=` adds a text description
 of every frame below it.
+
+`use_book_style()` sets matplotlib's colour cycle to the colour-blind-safe
+palette of lstm_core.palette (Okabe & Ito), each colour paired with its own line
+style, so that lines differ by style as well as by colour. `COLORS` names the
+palette's colours for plots that pick one.
 """
 import html as _html
 import re
+
+from .palette import COLORS, CYCLE, LINESTYLES
 
 _CDN_LINK = re.compile(r'<link rel="stylesheet"\s+href="https://[^"]+">')
 
 
 _IMG = re.compile(r'<img id="(_anim_img[0-9a-f]+)">')
 _SLIDER = re.compile(r'<input id="(_anim_slider[0-9a-f]+)" type="range"')
+
+
+def use_book_style():
+    """Make the book's palette and line styles matplotlib's default cycle.
+
+    Line k of an axes gets colour COLORS[CYCLE[k]] and line style LINESTYLES[k]
+    (solid, dashed, dash-dot, dotted, ...); images default to viridis, whose
+    lightness rises steadily, so it reads in grey and to colour-blind readers.
+    """
+    import matplotlib as mpl
+    from cycler import cycler
+    mpl.rcParams["axes.prop_cycle"] = (cycler(color=[COLORS[n] for n in CYCLE])
+                                       + cycler(linestyle=LINESTYLES))
+    mpl.rcParams["image.cmap"] = "viridis"
 
 
 def player(fig, draw, n_frames, fps=2, *, alt, frames=None):
