@@ -168,6 +168,18 @@ def fit_generator(waves, *, hidden_size=51, seed=0, progress=False, callback=Non
     given, runs after every epoch (e.g. to measure the free-running error while
     training).
     A loss that is not finite stops training with a FloatingPointError.
+
+    Range checked with the defaults (chapters/sine/generating_waves, 97 training
+    waves of 1000 steps, scored on 20 held-out waves, E(1000) of a 1000-step free
+    run after a 1000-step warm-up, against the flat line's E(1000)):
+    - sines A sin(t / tau + phi), A from 0.1 to 10 and tau from 10 to 20 (cycles
+      of 63 to 126 steps): E(1000) / flat 0.060 at tau 10 and 0.050 at tau 20
+      for every A (one seed; 0.026 to 0.049 over five seeds at A 1, tau 20);
+    - a sum of two sines, sin(t/20) + 0.5 sin(t/7): 0.064.
+    Outside it: at tau = 80 (503-step cycles) 0.19 for every A; a sum of three
+    sines (periods 20, 7, 50) 0.68, 0.38 with epochs=360. A longer window alone
+    (window=400) made both worse: fewer windows, so fewer updates per epoch;
+    raise epochs with it.
     """
     import torch
 
