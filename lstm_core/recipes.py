@@ -174,12 +174,14 @@ def fit_generator(waves, *, hidden_size=51, seed=0, progress=False, callback=Non
     run after a 1000-step warm-up, against the flat line's E(1000)):
     - sines A sin(t / tau + phi), A from 0.1 to 10 and tau from 10 to 20 (cycles
       of 63 to 126 steps): E(1000) / flat 0.060 at tau 10 and 0.050 at tau 20
-      for every A (one seed; 0.026 to 0.049 over five seeds at A 1, tau 20);
+      for every A (one seed; 0.026 to 0.049 over five seeds at A 1, tau 20, on
+      the chapter's 3 test waves);
     - a sum of two sines, sin(t/20) + 0.5 sin(t/7): 0.064.
-    Outside it: at tau = 80 (503-step cycles) 0.19 for every A; a sum of three
-    sines (periods 20, 7, 50) 0.68, 0.38 with epochs=360. A longer window alone
-    (window=400) made both worse: fewer windows, so fewer updates per epoch;
-    raise epochs with it.
+    Outside it: at tau = 80 (503-step cycles) 0.19 for every A, 0.036 with
+    window=400, washout=100, epochs=240 (a longer window alone made it worse:
+    fewer windows, so fewer updates per epoch; scale epochs with the window);
+    a sum of three sines (periods 20, 7, 50) 0.68; 0.54 with hidden_size=100,
+    0.38 with epochs=360, 0.55 with hidden_size=100, window=400, epochs=360.
     """
     import torch
 
