@@ -173,9 +173,9 @@ def fit_generator(waves, *, hidden_size=51, seed=0, progress=False, callback=Non
     """Train the book's generator on waves (T, N); return a `Generator`.
 
     options: any other field of `GeneratorConfig` (window, washout, epochs,
-    batch_size, lr, lr_final, clip, input_noise, step_decay). callback(epoch, generator), if
-    given, runs after every epoch (e.g. to measure the free-running error while
-    training).
+    batch_size, lr, lr_final, clip, input_noise, step_decay).
+    callback(epoch, generator), if given, runs after every epoch (e.g. to
+    measure the free-running error while training).
     A loss that is not finite stops training with a FloatingPointError.
     """
     import torch
