@@ -31,6 +31,7 @@ Tasks (numbers in `TASKS`):
   apart and generate timed spikes).
 """
 import io as _io
+import time
 from pathlib import Path
 
 import numpy as np
@@ -227,11 +228,15 @@ RUNNERS = {"reber": _reber, "sine": _sine, "timing": _timing}
 
 
 def run(task, arm, seed):
-    """Train one run; returns its metrics (a dict of NumPy scalars and arrays)."""
+    """Train one run; returns its metrics (a dict of NumPy scalars and arrays),
+    with cpu_s, the CPU seconds the run took (training and scoring)."""
     V.one_of("task", task, TASKS)
     V.one_of("arm", arm, ARMS)
     seed = V.nonnegative_int("seed", seed)
-    return {k: np.asarray(v) for k, v in RUNNERS[task](arm, seed, TASKS[task]).items()}
+    start = time.process_time()
+    out = RUNNERS[task](arm, seed, TASKS[task])
+    out["cpu_s"] = time.process_time() - start
+    return {k: np.asarray(v) for k, v in out.items()}
 
 
 def run_path(folder, task, arm, seed):
