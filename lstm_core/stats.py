@@ -221,12 +221,16 @@ class Paired:
     p: float             # two-sided p-value of "the mean difference is 0"
     confidence: float
 
-    def format(self, digits=2):
-        """One line of rounded values to print or glue."""
-        return (f"mean difference {sig(self.mean, digits)} "
-                f"({self.confidence:.0%} CI {sig(self.low, digits)} to "
-                f"{sig(self.high, digits)}), t({self.n - 1}) = {sig(self.t, digits)}, "
-                f"{_p(self.p, digits)}, n = {self.n} seeds")
+    def format(self, digits=2, unit=""):
+        """One line of rounded values to print or glue; `unit` (e.g. "strings")
+        follows the mean difference and the interval's ends."""
+        if not isinstance(unit, str):
+            raise TypeError(f"unit must be a string, got {V.describe(unit)}")
+        u = f" {unit}" if unit else ""
+        return (f"mean difference {sig(self.mean, digits)}{u} "
+                f"({self.confidence:.0%} CI {sig(self.low, digits)}{u} to "
+                f"{sig(self.high, digits)}{u}), t({self.n - 1}) = "
+                f"{sig(self.t, digits)}, {_p(self.p, digits)}, n = {self.n} seeds")
 
     def __str__(self):
         return self.format()

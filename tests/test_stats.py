@@ -136,6 +136,16 @@ def test_format_rounds_to_significant_digits():
     assert stats.sig(0.0012345, 3) == "0.00123" and stats.sig(-3.456) == "-3.5"
 
 
+def test_format_names_the_unit():
+    res = stats.paired([12345.0, 20001.0, 3.0], [0.0, 1.0, 2.0], seeds=stats.seeds(3))
+    line = res.format(2, unit="strings")
+    assert line.startswith("mean difference 11000 strings (95% CI ")
+    assert line.count(" strings") == 3                  # the mean and both ends
+    assert res.format(2) == res.format(2, unit="")      # no unit: as before
+    with pytest.raises(TypeError, match="unit must be a string, got"):
+        res.format(2, unit=3)
+
+
 def test_paired_successes_is_the_exact_mcnemar_test():
     seeds = stats.seeds(10)
     a = [1, 1, 1, 1, 1, 1, 0, 1, 1, 0]
