@@ -4,7 +4,8 @@ Modules: numpy_lstm (reference RNN/LSTM, hand-written backward), variants (the L
 variants of Greff et al. 2017), gru (the GRU of torch.nn.GRU), data (embedded Reber
 grammar, sine sets), recipes (the book's generator recipe, fit_generator), train (one
 loop for both backends, the two tricks; with model, optim, losses and generate),
-gradcheck, io (save/load), check (self-checks for the exercises), stats (paired
+gradcheck, io (save/load), check (self-checks for the exercises), odyssey (the tasks
+of the chapter on LSTM variants), stats (paired
 comparisons over seeds fixed in advance), validate (the argument checks of every
 public function).
 `import lstm_core` imports NumPy only; PyTorch is opted into with

@@ -15,6 +15,11 @@ The recipe (`GeneratorConfig` holds its numbers):
 - next-step targets, cut into windows of `window` steps, each from a zero state;
 - washout: the first `washout` steps of each window drive the state but are left
   out of the loss (from a zero state the network does not know the phase yet);
+- weighted training (optional, off by default): with `step_decay` = gamma the
+  scored steps t = washout, ..., window - 1 weigh gamma^(t - washout) in the loss
+  (a weighted mean, normalised by the weights' sum), so the weight starts where
+  the loss starts; with washout=0 it falls on the start-up steps from a zero
+  state (the weighted training of Fu's post on zero-state windows);
 - input noise: Gaussian noise of std `input_noise` (in standardised units) added
   to the inputs, not the targets, so that the network learns to pull a slightly
   wrong state back onto the wave; its own free-running output is such an input
@@ -52,6 +57,8 @@ class GeneratorConfig:
     lr_final: float = 1e-5       # ... to this at the last update
     clip: float = 1.0            # global gradient-norm clipping
     input_noise: float = 0.05    # std of Gaussian noise on the (standardised) inputs
+    step_decay: float | None = None  # weighted training: scored step t weighs
+    #                              step_decay ** (t - washout); None: plain mean
     seed: int = 0                # initial weights and the order of the windows
 
     def __post_init__(self):
@@ -66,6 +73,8 @@ class GeneratorConfig:
         V.number("lr_final", self.lr_final, low=0, high=self.lr)
         V.number("clip", self.clip, low=0, low_open=True)
         V.number("input_noise", self.input_noise, low=0)
+        if self.step_decay is not None:
+            V.number("step_decay", self.step_decay, low=0, high=1, low_open=True)
 
 
 class Generator:
@@ -164,9 +173,9 @@ def fit_generator(waves, *, hidden_size=51, seed=0, progress=False, callback=Non
     """Train the book's generator on waves (T, N); return a `Generator`.
 
     options: any other field of `GeneratorConfig` (window, washout, epochs,
-    batch_size, lr, lr_final, clip, input_noise). callback(epoch, generator), if
-    given, runs after every epoch (e.g. to measure the free-running error while
-    training).
+    batch_size, lr, lr_final, clip, input_noise, step_decay).
+    callback(epoch, generator), if given, runs after every epoch (e.g. to
+    measure the free-running error while training).
     A loss that is not finite stops training with a FloatingPointError.
 
     Range checked with the defaults (chapters/sine/generating_waves, 97 training
@@ -207,9 +216,14 @@ def fit_generator(waves, *, hidden_size=51, seed=0, progress=False, callback=Non
     gen = Generator(model, mean, scale, cfg, {"train_loss": [], "lr": []})
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     steps = cfg.epochs * (n_windows // batch)                        # updates
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps - 1, cfg.lr_final)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps - 1, 1),
+                                                       cfg.lr_final)
     rng = np.random.default_rng(cfg.seed)                            # window order
     noise_rng = np.random.default_rng([cfg.seed, 1])                 # input noise
+    scored = cfg.window - cfg.washout
+    decay = 1.0 if cfg.step_decay is None else cfg.step_decay
+    w = torch.from_numpy(decay ** np.arange(scored, dtype=np.float64))
+    w = (w / w.sum()).to(torch.float32)[:, None, None]               # (scored, 1, 1)
     epochs = range(1, cfg.epochs + 1)
     if progress:
         from tqdm.auto import tqdm
@@ -224,7 +238,10 @@ def fit_generator(waves, *, hidden_size=51, seed=0, progress=False, callback=Non
                 Xb = Xb + torch.from_numpy(noise_rng.normal(
                     0.0, cfg.input_noise, Xb.shape).astype(np.float32))
             err = model(Xb)[0] - Y[:, idx]                           # (W, B, 1)
-            loss = (err[cfg.washout:] ** 2).mean()
+            if cfg.step_decay is None:
+                loss = (err[cfg.washout:] ** 2).mean()
+            else:                                   # weighted mean over steps
+                loss = (w * err[cfg.washout:] ** 2).sum() / err.shape[1]
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training diverged at epoch {epoch}: loss "
                                          f"{loss.item():.3g}; lower lr (now "

@@ -26,6 +26,11 @@ failed run is counted, as a failure or with its step limit, never left out).
   binomial form is the sign test on the discordant pairs).
 - `success_rate`: k successes out of n with the exact Clopper-Pearson interval
   (Clopper & Pearson 1934).
+- `holm`: Holm's step-down adjustment of m p-values (Holm 1979), for a chapter
+  that reads several exploratory comparisons at once: the k-th smallest p is
+  multiplied by m - k + 1, and the adjusted values are made non-decreasing in
+  that order, so each is at least its raw value and a family-wise error rate
+  of alpha holds when every adjusted p below alpha is called significant.
 
 The Student-t and beta distributions are computed here (SciPy is no dependency):
 the regularized incomplete beta function by its continued fraction, evaluated
@@ -221,12 +226,16 @@ class Paired:
     p: float             # two-sided p-value of "the mean difference is 0"
     confidence: float
 
-    def format(self, digits=2):
-        """One line of rounded values to print or glue."""
-        return (f"mean difference {sig(self.mean, digits)} "
-                f"({self.confidence:.0%} CI {sig(self.low, digits)} to "
-                f"{sig(self.high, digits)}), t({self.n - 1}) = {sig(self.t, digits)}, "
-                f"{_p(self.p, digits)}, n = {self.n} seeds")
+    def format(self, digits=2, unit=""):
+        """One line of rounded values to print or glue; `unit` (e.g. "strings")
+        follows the mean difference and the interval's ends."""
+        if not isinstance(unit, str):
+            raise TypeError(f"unit must be a string, got {V.describe(unit)}")
+        u = f" {unit}" if unit else ""
+        return (f"mean difference {sig(self.mean, digits)}{u} "
+                f"({self.confidence:.0%} CI {sig(self.low, digits)}{u} to "
+                f"{sig(self.high, digits)}{u}), t({self.n - 1}) = "
+                f"{sig(self.t, digits)}, {_p(self.p, digits)}, n = {self.n} seeds")
 
     def __str__(self):
         return self.format()
@@ -308,3 +317,22 @@ def success_rate(outcomes, *, seeds, confidence=0.95):
     low = beta_ppf(alpha / 2, k, n - k + 1) if k > 0 else 0.0
     high = beta_ppf(1 - alpha / 2, k + 1, n - k) if k < n else 1.0
     return Rate(k, n, k / n, low, high, conf)
+
+
+def holm(p_values):
+    """Holm-adjusted p-values (Holm 1979), in the order given; each in [p, 1]."""
+    if isinstance(p_values, (str, bytes)) or not hasattr(p_values, "__len__"):
+        raise TypeError(f"p_values must be a sequence of p-values, got "
+                        f"{V.describe(p_values)}")
+    p = np.asarray(p_values, dtype=float)
+    if p.ndim != 1 or len(p) == 0:
+        raise ValueError(f"p_values must be a non-empty 1-D sequence, got shape "
+                         f"{p.shape}")
+    if not np.all((p >= 0) & (p <= 1)):
+        raise ValueError(f"p_values must lie in [0, 1], got {p.tolist()}")
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    stepped = np.minimum(1.0, (m - np.arange(m)) * p[order])    # (m,)
+    out = np.empty(m)
+    out[order] = np.maximum.accumulate(stepped)
+    return out

@@ -80,3 +80,56 @@ def test_bad_warm_up_is_named(gen):
         gen.free_run(np.zeros((10, 1)), 0)
     with pytest.raises(ValueError, match="far outside"):
         gen.free_run(np.full((10, 1), 1e12), 3)
+
+
+# ---------------------------------------------------------- weighted training
+
+ONE_UPDATE = {**TINY, "epochs": 1, "batch_size": 100, "input_noise": 0.0}
+
+
+def _first_loss_by_hand(waves, cfg):
+    """The loss of the first update, at the initial weights, computed here."""
+    import torch
+
+    from lstm_core.torch_lstm import SequenceModel
+    Z = (waves - waves.mean()) / waves.std()
+    X = torch.from_numpy(recipes._windows(Z[:-1], cfg["window"]).astype(np.float32))
+    Y = torch.from_numpy(recipes._windows(Z[1:], cfg["window"]).astype(np.float32))
+    torch.manual_seed(0)
+    model = SequenceModel(1, cfg["hidden_size"], 1, dtype=torch.float32)
+    with torch.no_grad():
+        e2 = ((model(X[..., None])[0][..., 0] - Y) ** 2).double().numpy()  # (W, n)
+    e2 = e2[cfg["washout"]:]
+    w = cfg["step_decay"] ** np.arange(e2.shape[0])           # (scored,)
+    return float((w[:, None] * e2).sum() / (w.sum() * e2.shape[1]))
+
+
+def test_step_decay_weighs_scored_step_t_by_decay_to_t_minus_washout(waves):
+    cfg = {**ONE_UPDATE, "step_decay": 0.3}
+    gen = recipes.fit_generator(waves, **cfg)
+    assert gen.config.step_decay == 0.3
+    expected = _first_loss_by_hand(waves, cfg)
+    assert gen.history["train_loss"][0] == pytest.approx(expected, rel=1e-5)
+    # the plain mean differs from it by far more than the tolerance above
+    plain = _first_loss_by_hand(waves, {**cfg, "step_decay": 1.0})
+    assert abs(plain - expected) > 1e-3 * expected
+
+
+def test_step_decay_one_is_the_plain_mean_and_none_is_the_default(waves):
+    plain = recipes.fit_generator(waves, **{**TINY, "epochs": 2})
+    ones = recipes.fit_generator(waves, **{**TINY, "epochs": 2, "step_decay": 1.0})
+    assert recipes.GeneratorConfig().step_decay is None
+    np.testing.assert_allclose(ones.history["train_loss"],
+                               plain.history["train_loss"], rtol=1e-5)
+
+
+def test_step_decay_survives_save_and_load(waves, tmp_path):
+    gen = recipes.fit_generator(waves, **{**TINY, "step_decay": 0.9})
+    io.save_generator(tmp_path / "w.npz", gen)
+    assert io.load_generator(tmp_path / "w.npz").config.step_decay == 0.9
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.5, -0.2])
+def test_bad_step_decay_is_named(waves, bad):
+    with pytest.raises(ValueError, match="step_decay"):
+        recipes.fit_generator(waves, **{**TINY, "step_decay": bad})

@@ -136,6 +136,16 @@ def test_format_rounds_to_significant_digits():
     assert stats.sig(0.0012345, 3) == "0.00123" and stats.sig(-3.456) == "-3.5"
 
 
+def test_format_names_the_unit():
+    res = stats.paired([12345.0, 20001.0, 3.0], [0.0, 1.0, 2.0], seeds=stats.seeds(3))
+    line = res.format(2, unit="strings")
+    assert line.startswith("mean difference 11000 strings (95% CI ")
+    assert line.count(" strings") == 3                  # the mean and both ends
+    assert res.format(2) == res.format(2, unit="")      # no unit: as before
+    with pytest.raises(TypeError, match="unit must be a string, got"):
+        res.format(2, unit=3)
+
+
 def test_paired_successes_is_the_exact_mcnemar_test():
     seeds = stats.seeds(10)
     a = [1, 1, 1, 1, 1, 1, 0, 1, 1, 0]
@@ -245,3 +255,28 @@ def test_every_argument_is_checked_by_name(call, error, named):
 def test_a_fraction_that_does_not_converge_says_so():
     with refused(ArithmeticError, "did not converge", "a=50"):
         stats._beta_fraction(50.0, 50.0, 0.5, max_terms=2)
+
+
+def test_holm_by_hand():
+    # m = 4: sorted p 0.01, 0.02, 0.03, 0.04 times 4, 3, 2, 1 -> 0.04, 0.06, 0.06, 0.06
+    np.testing.assert_allclose(stats.holm([0.03, 0.01, 0.04, 0.02]),
+                               [0.06, 0.04, 0.06, 0.06])
+    np.testing.assert_allclose(stats.holm([0.5, 0.001]), [0.5, 0.002])
+    np.testing.assert_allclose(stats.holm([0.9, 0.8]), [1.0, 1.0])   # capped at 1
+    np.testing.assert_allclose(stats.holm([0.2]), [0.2])             # m = 1: as is
+    p = np.random.default_rng(0).uniform(size=12)
+    adj = stats.holm(p)
+    assert np.all(adj >= p) and np.all(adj <= 1)
+    assert np.all(np.diff(adj[np.argsort(p)]) >= 0)      # order kept
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    (0.05, TypeError, "p_values must be a sequence"),
+    ([], ValueError, "non-empty 1-D"),
+    ([[0.1, 0.2]], ValueError, "non-empty 1-D"),
+    ([0.1, 1.5], ValueError, r"must lie in \[0, 1\]"),
+    ([0.1, float("nan")], ValueError, r"must lie in \[0, 1\]"),
+])
+def test_holm_names_bad_input(bad, error, match):
+    with pytest.raises(error, match=match):
+        stats.holm(bad)
