@@ -2,7 +2,7 @@
 
 Every chapter notebook must be committed executed top to bottom in a fresh kernel
 (execution counts 1..n), with no error output outside `raises-exception` cells, no
-huge image, and listed in `_toc.yml`.
+huge image, listed in `_toc.yml`, and drawn in the book's colour-blind-safe style.
 """
 import base64
 import json
@@ -208,3 +208,43 @@ def test_the_quote_rule_can_fail():
             {"output_type": "display_data", "metadata": {"scrapbook": {"name": "n"}},
              "data": {"text/plain": "12.0"}}]}]}
     assert _glued_in_quotes(nb) == ["acc = '95%'"]
+
+
+_RED_GREEN = re.compile(r"""["'](?:tab:|xkcd:)?(?:red|green|darkred|darkgreen|lime)["']"""
+                        r"""|["'][rg](?:-|--|-\.|:|o|\.|s|x)["']"""
+                        r"""|\bcolou?r\s*=\s*["'][rg]["']""")
+
+
+def _colour_faults(nb):
+    """Why a notebook's figures may be unreadable to a colour-blind reader: it draws
+    without the book's style (viz.use_book_style: Okabe & Ito colours, each with its
+    own line style), or it names red or green colours itself."""
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    draws = any("image/png" in out.get("data", {})
+                for c in nb["cells"] for out in c.get("outputs", []))
+    faults = []
+    if draws and not any("use_book_style()" in src for src in code):
+        faults.append("draws figures without viz.use_book_style()")
+    faults += [f"names {m.group(0)}" for src in code for m in _RED_GREEN.finditer(src)]
+    return faults
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
+def test_figures_are_colour_blind_safe(path):
+    faults = _colour_faults(json.loads(path.read_text()))
+    assert not faults, (f"{faults[:3]}: call viz.use_book_style() in the import cell "
+                        "and pick colours from viz.COLORS (lstm_core/palette.py), with "
+                        "a line style or marker as a second cue")
+
+
+def test_the_colour_rule_can_fail():
+    png = {"output_type": "display_data", "data": {"image/png": "iVBOR"}}
+    plain = {"cells": [{"cell_type": "code", "source": ["plt.plot(x)"],
+                        "outputs": [png]}]}
+    assert _colour_faults(plain) == ["draws figures without viz.use_book_style()"]
+    styled = {"cells": [{"cell_type": "code", "outputs": [png], "source": [
+        "viz.use_book_style()\n", "ax.plot(x, color=\"tab:red\")\n",
+        "ax.plot(y, \"g--\")\n", "ax.plot(w, color='r')\n",
+        "g = gates(\"g\")\n", "ax.plot(z, color=COLORS[\"blue\"])"]}]}
+    assert _colour_faults(styled) == ["names \"tab:red\"", "names \"g--\"",
+                                      "names color='r'"]
