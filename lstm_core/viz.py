@@ -33,7 +33,7 @@ def use_book_style():
     lightness rises steadily, so it reads in grey and to colour-blind readers.
     """
     import matplotlib as mpl
-    from cycler import cycler
+    from matplotlib import cycler        # re-exported by matplotlib
     mpl.rcParams["axes.prop_cycle"] = (cycler(color=[COLORS[n] for n in CYCLE])
                                        + cycler(linestyle=LINESTYLES))
     mpl.rcParams["image.cmap"] = "viridis"
