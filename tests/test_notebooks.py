@@ -172,19 +172,24 @@ def test_the_digit_rule_can_fail():
     assert list(_checked_texts(cell)) == []
 
 
-_GLUE_ROLE = re.compile(r"\{glue(?::text)?\}`([A-Za-z_][\w]*)")
+_GLUE_ROLE = re.compile(r"\{glue\}`([A-Za-z_][\w]*)")
 
 
 def _glued_in_quotes(nb):
-    """Names pasted into the prose by {glue} or {glue:text} whose glued value is
-    a Python string: MyST-NB pastes its repr, so the reader sees '95%' in quotes."""
+    """Names pasted into the prose by the plain {glue} role whose glued value is a
+    Python string: {glue} pastes its repr, so the reader sees '95%' in quotes.
+    ({glue:text} reads the repr back with literal_eval and shows 95% without them.)
+    The value sits in "text/plain", or, glued with display=False, in
+    "application/papermill.record/text/plain"."""
     used = {m.group(1) for c in nb["cells"] if c["cell_type"] == "markdown"
             for m in _GLUE_ROLE.finditer("".join(c["source"]))}
     quoted = []
     for c in nb["cells"]:
         for out in c.get("outputs", []):
             name = out.get("metadata", {}).get("scrapbook", {}).get("name")
-            text = "".join(out.get("data", {}).get("text/plain", ""))
+            data = out.get("data", {})
+            text = "".join(data.get("text/plain", "")
+                           or data.get("application/papermill.record/text/plain", ""))
             if name in used and text[:1] in ("'", '"'):
                 quoted.append(f"{name} = {text}")
     return quoted
@@ -193,21 +198,25 @@ def _glued_in_quotes(nb):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
 def test_glued_text_reads_without_quotes(path):
     quoted = _glued_in_quotes(json.loads(path.read_text()))
-    assert not quoted, (f"glued strings show in quotes in the book: {quoted[:3]}; glue "
-                        "the number (as a float) and format it in the role, "
-                        "{glue:text}`name:.1%`, or glue Markdown(...) and use "
-                        "{glue:md}`name`")
+    assert not quoted, (f"glued strings show in quotes in the book: {quoted[:3]}; "
+                        "paste them with {glue:text}`name` (or glue the number and "
+                        "format it in the role, {glue:text}`name:.1%`)")
 
 
 def test_the_quote_rule_can_fail():
     nb = {"cells": [
-        {"cell_type": "markdown", "source": ["we get {glue}`acc` and {glue:text}`n:.0f`"]},
+        {"cell_type": "markdown", "source": [
+            "we get {glue}`acc`, {glue}`hid`, {glue:text}`n:.0f` and {glue:text}`s`"]},
         {"cell_type": "code", "outputs": [
             {"output_type": "display_data", "metadata": {"scrapbook": {"name": "acc"}},
              "data": {"text/plain": "'95%'"}},
+            {"output_type": "display_data", "metadata": {"scrapbook": {"name": "hid"}},
+             "data": {"application/papermill.record/text/plain": "'7'"}},
             {"output_type": "display_data", "metadata": {"scrapbook": {"name": "n"}},
-             "data": {"text/plain": "12.0"}}]}]}
-    assert _glued_in_quotes(nb) == ["acc = '95%'"]
+             "data": {"text/plain": "12.0"}},
+            {"output_type": "display_data", "metadata": {"scrapbook": {"name": "s"}},
+             "data": {"text/plain": "'fine'"}}]}]}
+    assert _glued_in_quotes(nb) == ["acc = '95%'", "hid = '7'"]
 
 
 _RED_GREEN = re.compile(r"""["'](?:tab:|xkcd:)?(?:red|green|darkred|darkgreen|lime)["']"""
