@@ -56,10 +56,10 @@ CHAPTERS = {
         "sliders": "[w for w in explorer.children if hasattr(w, 'continuous_update')]",
     },
     "chapters/sine/training_tricks.ipynb": {
-        "cell": "decay_w = widgets.SelectionSlider(",
-        "slider": "decay γ",
-        "callback": "show(1, 1, SWEEP_SEEDS[0])",
-        "sliders": "[decay_w, noise_w]",
+        "cell": "explore_run = widgets.interactive(",
+        "slider": "kick",
+        "callback": 'plot_run("denoising", 0, 0.1)',
+        "sliders": "[w for w in explore_run.children if hasattr(w, 'continuous_update')]",
     },
 }
 EXPENSIVE_S = 0.05      # a callback slower than this cannot follow a drag
