@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from . import feedback
 from . import validate as V
 
 
@@ -60,6 +61,8 @@ class GeneratorConfig:
     step_decay: float | None = None  # weighted training: scored step t weighs
     #                              step_decay ** (t - washout); None: plain mean
     seed: int = 0                # initial weights and the order of the windows
+    scheduled_sampling: float = 0.0  # final probability of feeding back an output
+    rollout: int = 0             # k of the multi-step loss; 0: none
 
     def __post_init__(self):
         for name in ("hidden_size", "window", "epochs", "batch_size"):
@@ -75,6 +78,7 @@ class GeneratorConfig:
         V.number("input_noise", self.input_noise, low=0)
         if self.step_decay is not None:
             V.number("step_decay", self.step_decay, low=0, high=1, low_open=True)
+        feedback.check_options(self)
 
 
 class Generator:
@@ -173,7 +177,8 @@ def fit_generator(waves, *, hidden_size=51, seed=0, progress=False, callback=Non
     """Train the book's generator on waves (T, N); return a `Generator`.
 
     options: any other field of `GeneratorConfig` (window, washout, epochs,
-    batch_size, lr, lr_final, clip, input_noise, step_decay).
+    batch_size, lr, lr_final, clip, input_noise, step_decay, and the two
+    remedies of `lstm_core.feedback`: scheduled_sampling, rollout).
     callback(epoch, generator), if given, runs after every epoch (e.g. to
     measure the free-running error while training).
     A loss that is not finite stops training with a FloatingPointError.
@@ -220,6 +225,7 @@ def fit_generator(waves, *, hidden_size=51, seed=0, progress=False, callback=Non
                                                        cfg.lr_final)
     rng = np.random.default_rng(cfg.seed)                            # window order
     noise_rng = np.random.default_rng([cfg.seed, 1])                 # input noise
+    coin_rng = np.random.default_rng([cfg.seed, 2])     # scheduled sampling's coins
     scored = cfg.window - cfg.washout
     decay = 1.0 if cfg.step_decay is None else cfg.step_decay
     w = torch.from_numpy(decay ** np.arange(scored, dtype=np.float64))
@@ -230,6 +236,7 @@ def fit_generator(waves, *, hidden_size=51, seed=0, progress=False, callback=Non
         epochs = tqdm(epochs, desc="epochs")
     for epoch in epochs:
         perm, losses = torch.from_numpy(rng.permutation(n_windows)), []
+        p_fed = feedback.sampling_probability(cfg, epoch)
         gen.history["lr"].append(opt.param_groups[0]["lr"])
         for start in range(0, n_windows - batch + 1, batch):
             idx = perm[start:start + batch]
@@ -237,11 +244,20 @@ def fit_generator(waves, *, hidden_size=51, seed=0, progress=False, callback=Non
             if cfg.input_noise:
                 Xb = Xb + torch.from_numpy(noise_rng.normal(
                     0.0, cfg.input_noise, Xb.shape).astype(np.float32))
-            err = model(Xb)[0] - Y[:, idx]                           # (W, B, 1)
+            if cfg.rollout:
+                out, extra = feedback.rollout_pass(model, Xb, Y[:, idx], cfg)
+            elif p_fed:
+                out = feedback.sampled_pass(model, Xb, cfg.washout, p_fed,
+                                             coin_rng)
+            else:
+                out = model(Xb)[0]
+            err = out - Y[:, idx]                                    # (W, B, 1)
             if cfg.step_decay is None:
                 loss = (err[cfg.washout:] ** 2).mean()
             else:                                   # weighted mean over steps
                 loss = (w * err[cfg.washout:] ** 2).sum() / err.shape[1]
+            if cfg.rollout:                         # the multi-step loss
+                loss = loss + extra
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training diverged at epoch {epoch}: loss "
                                          f"{loss.item():.3g}; lower lr (now "

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lstm_core import data, io, recipes
+from lstm_core import data, feedback, io, recipes
 
 TINY = {"hidden_size": 4, "window": 20, "washout": 5, "epochs": 2, "batch_size": 4}
 
@@ -133,3 +133,144 @@ def test_step_decay_survives_save_and_load(waves, tmp_path):
 def test_bad_step_decay_is_named(waves, bad):
     with pytest.raises(ValueError, match="step_decay"):
         recipes.fit_generator(waves, **{**TINY, "step_decay": bad})
+
+
+# ------------------------------- scheduled sampling and the multi-step loss
+
+def _tiny_model_and_batch(waves, cfg):
+    """The initial model of a run and all its windows, X, Y (W, n, 1)."""
+    import torch
+
+    from lstm_core.torch_lstm import SequenceModel
+    Z = (waves - waves.mean()) / waves.std()
+    X = torch.from_numpy(recipes._windows(Z[:-1], cfg["window"]).astype(np.float32))
+    Y = torch.from_numpy(recipes._windows(Z[1:], cfg["window"]).astype(np.float32))
+    torch.manual_seed(0)
+    model = SequenceModel(1, cfg["hidden_size"], 1, dtype=torch.float32)
+    return model, X[..., None], Y[..., None]
+
+
+def test_the_new_options_are_off_by_default_and_old_files_still_load(waves):
+    cfg = recipes.GeneratorConfig()
+    assert cfg.scheduled_sampling == 0 and cfg.rollout == 0
+    # a file written before the options existed has no such keys
+    old = {k: v for k, v in recipes.config_dict(cfg).items()
+           if k not in ("scheduled_sampling", "rollout")}
+    assert recipes.GeneratorConfig(**old) == cfg
+    # the default's first loss is still the plain mean after the washout
+    gen = recipes.fit_generator(waves, **ONE_UPDATE)
+    by_hand = _first_loss_by_hand(waves, {**ONE_UPDATE, "step_decay": 1.0})
+    assert gen.history["train_loss"][0] == pytest.approx(by_hand, rel=1e-5)
+
+
+def test_scheduled_sampling_zero_and_rollout_zero_are_the_default(waves):
+    run = {**TINY, "epochs": 3, "input_noise": 0.05}
+    plain = recipes.fit_generator(waves, **run)
+    for extra in ({"scheduled_sampling": 0.0}, {"rollout": 0}):
+        same = recipes.fit_generator(waves, **run, **extra)
+        assert same.history["train_loss"] == plain.history["train_loss"]
+    # the schedule starts at 0, so its first epoch is the default's too ...
+    sampled = recipes.fit_generator(waves, **run, scheduled_sampling=0.8)
+    assert sampled.history["train_loss"][0] == plain.history["train_loss"][0]
+    # ... and later epochs differ
+    assert sampled.history["train_loss"][1:] != plain.history["train_loss"][1:]
+
+
+def test_sampling_probability_rises_linearly_from_0_to_its_final_value():
+    cfg = recipes.GeneratorConfig(epochs=5, scheduled_sampling=0.4)
+    p = [feedback.sampling_probability(cfg, e) for e in range(1, 6)]
+    np.testing.assert_allclose(p, [0.0, 0.1, 0.2, 0.3, 0.4], rtol=1e-12)
+    one = recipes.GeneratorConfig(epochs=1, scheduled_sampling=0.4)
+    assert feedback.sampling_probability(one, 1) == 0.0
+
+
+def _free_after(model, X, start, detach):
+    """By hand: true inputs up to start, then each input the previous output."""
+    import torch
+    Y, state = model(X[:start])
+    outs, y = [Y], Y[-1:]
+    for _ in range(start, X.shape[0]):
+        y, state = model(y.detach() if detach else y, state)
+        outs.append(y)
+    return torch.cat(outs)
+
+
+def test_sampled_pass_p0_is_teacher_forcing_p1_feeds_back_detached(waves):
+    import torch
+    model, X, _ = _tiny_model_and_batch(waves, TINY)
+    rng = np.random.default_rng(5)
+    out = feedback.sampled_pass(model, X, 5, 0.0, rng)
+    np.testing.assert_allclose(out.detach(), model(X)[0].detach(), atol=1e-6)
+    out = feedback.sampled_pass(model, X, 5, 1.0, rng)            # (W, n, 1)
+    want = _free_after(model, X, 5, detach=True)
+    np.testing.assert_allclose(out.detach(), want.detach(), atol=1e-5)
+    # no gradient through a sampled input: the gradient is the detached one's
+    grads = []
+    for y in (out, want, _free_after(model, X, 5, detach=False)):
+        model.zero_grad()
+        (y[5:] ** 2).mean().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-4, atol=1e-7)
+    assert (grads[0] - grads[2]).abs().max() > 1e-3 * grads[2].abs().max()
+
+
+def test_sampled_pass_feeds_back_where_its_coins_say(waves):
+    model, X, _ = _tiny_model_and_batch(waves, TINY)
+    out = feedback.sampled_pass(model, X, 5, 0.5, np.random.default_rng(3))
+    coins = np.random.default_rng(3).random((X.shape[0] - 5, X.shape[1])) < 0.5
+    # after the first coin, the outputs of teacher-forced columns and of
+    # fed-back columns part: a window whose coins were all "true" is unchanged
+    tf = model(X)[0].detach()[..., 0].numpy()
+    all_true = ~coins.any(axis=0)
+    some_fed = coins.any(axis=0)
+    assert some_fed.any()
+    np.testing.assert_allclose(out.detach()[..., 0].numpy()[:, all_true],
+                               tf[:, all_true], atol=1e-6)
+    gap = np.abs(out.detach()[..., 0].numpy() - tf).max(axis=0)
+    assert np.all(gap[some_fed] > 1e-6)
+
+
+def test_rollout_starts_tile_the_scored_part_of_the_window():
+    cfg = recipes.GeneratorConfig(window=20, washout=5, rollout=4)
+    assert feedback.rollout_starts(cfg) == [5, 9, 13]      # 13 + 4 <= 19
+    cfg = recipes.GeneratorConfig(window=200, washout=50, rollout=25)
+    assert feedback.rollout_starts(cfg) == [50, 75, 100, 125, 150]
+
+
+def test_rollout_loss_is_the_teacher_forced_mean_plus_the_free_runs_mean(waves):
+    import torch
+    cfg = {**ONE_UPDATE, "rollout": 4}
+    gen = recipes.fit_generator(waves, **cfg)
+    model, X, Y = _tiny_model_and_batch(waves, cfg)
+    with torch.no_grad():
+        tf = ((model(X)[0] - Y)[5:] ** 2).double().mean().item()
+        free = []
+        for t0 in (5, 9, 13):                    # each start on its own
+            y, state = model(X[:t0 + 1])
+            y = y[-1:]                           # predicts x_{t0+1}
+            for j in range(1, 5):                # k = 4 fed-back steps
+                y, state = model(y, state)
+                free.append(((y - Y[t0 + j:t0 + j + 1]) ** 2).double())
+        roll = torch.cat(free).mean().item()
+    assert gen.history["train_loss"][0] == pytest.approx(tf + roll, rel=1e-5)
+    assert roll > 1e-3 * tf                      # the rollout term counts
+
+
+def test_new_options_survive_save_and_load(waves, tmp_path):
+    gen = recipes.fit_generator(waves, **{**TINY, "rollout": 3})
+    io.save_generator(tmp_path / "r.npz", gen)
+    assert io.load_generator(tmp_path / "r.npz").config.rollout == 3
+
+
+@pytest.mark.parametrize("bad, err, match", [
+    ({"scheduled_sampling": -0.1}, ValueError, "scheduled_sampling"),
+    ({"scheduled_sampling": 1.5}, ValueError, "scheduled_sampling"),
+    ({"scheduled_sampling": "half"}, TypeError, "scheduled_sampling"),
+    ({"rollout": -1}, ValueError, "rollout"),
+    ({"rollout": 2.5}, TypeError, "rollout"),
+    ({"rollout": 15}, ValueError, "rollout must leave room"),   # 5 + 15 > 19
+    ({"rollout": 3, "scheduled_sampling": 0.5}, ValueError, "one at a time"),
+])
+def test_bad_feedback_options_are_named(waves, bad, err, match):
+    with pytest.raises(err, match=match):
+        recipes.fit_generator(waves, **{**TINY, **bad})
